@@ -1,0 +1,50 @@
+"""Sign-in throttling kept in PostgreSQL, so every instance sees the same counts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from functions.common.config import get_settings
+from functions.common.crypto import keyed_hash
+from functions.common.errors import TooManyRequests
+from functions.common.models import LoginAttempt, utcnow
+
+
+def _keys(email: str, ip: str) -> list[tuple[str, str, int]]:
+    s = get_settings()
+    return [
+        ("account", keyed_hash(email.lower(), purpose="login-account"), s.login_max_failures_account),
+        ("ip", keyed_hash(ip, purpose="login-ip"), s.login_max_failures_ip),
+    ]
+
+
+def check(db: Session, *, email: str, ip: str) -> None:
+    """Raise TooManyRequests while the account or the address is locked out (known or not)."""
+    window = get_settings().login_window
+    since = utcnow() - dt.timedelta(seconds=window)
+    for kind, key, limit in _keys(email, ip):
+        count, oldest = db.execute(
+            select(func.count(), func.min(LoginAttempt.at)).where(
+                LoginAttempt.kind == kind, LoginAttempt.key == key, LoginAttempt.at > since
+            )
+        ).one()
+        if count >= limit:
+            retry = int((oldest + dt.timedelta(seconds=window) - utcnow()).total_seconds())
+            raise TooManyRequests(
+                "Too many failed sign-in attempts. Wait and try again, or reset your password.",
+                retry_after=retry,
+            )
+
+
+def record_failure(db: Session, *, email: str, ip: str) -> None:
+    for kind, key, _ in _keys(email, ip):
+        db.add(LoginAttempt(kind=kind, key=key, at=utcnow()))
+
+
+def clear_account(db: Session, *, email: str) -> None:
+    """A successful sign-in forgives the account's failures (not the address's)."""
+    key = keyed_hash(email.lower(), purpose="login-account")
+    db.execute(delete(LoginAttempt).where(LoginAttempt.kind == "account", LoginAttempt.key == key))

@@ -1,0 +1,113 @@
+"""The one settings module: every knob is an environment variable prefixed MCC_."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when the environment does not describe a usable platform."""
+
+
+class Settings(BaseSettings):
+    """Platform settings; defaults are safe for a local, loopback-only installation."""
+
+    model_config = SettingsConfigDict(env_prefix="MCC_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        "postgresql+psycopg2://mcc@127.0.0.1:5433/mcc",
+        description="SQLAlchemy URL of the PostgreSQL database.",
+    )
+    public_url: str = Field(
+        "https://localhost:8443", description="Origin users reach; used in emailed links and OAuth redirects."
+    )
+    state_dir: Path = Field(Path("var"), description="Where local keys, certificates and data live.")
+    key_dir: Path | None = Field(None, description="Key files (KEK, token signing key); default STATE_DIR/keys.")
+    key_provider: Literal["local"] = Field("local", description="Key-encryption-key provider.")
+    jwks_url: str | None = Field(
+        None, description="Where functions fetch the token-signing public keys; unset: read the local key dir."
+    )
+    access_token_ttl: int = Field(300, ge=30, le=3600, description="Access-token lifetime in seconds.")
+    refresh_token_ttl: int = Field(14 * 24 * 3600, ge=300, description="Refresh-token lifetime in seconds.")
+    mfa_token_ttl: int = Field(300, ge=30, le=900, description="Time allowed for the second factor, seconds.")
+    cookie_secure: bool = Field(True, description="Mark cookies Secure (keep on: the origin is HTTPS).")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server for outgoing mail.")
+    smtp_port: int = Field(8025, description="SMTP port.")
+    smtp_user: str | None = Field(None, description="SMTP user name (optional).")
+    smtp_password: str | None = Field(None, description="SMTP password (optional).")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS to the SMTP server.")
+    mail_from: str = Field("MedCloudCare <no-reply@medcloudcare.local>", description="From address of mail.")
+    storage_backend: Literal["local", "s3"] = Field("local", description="Object storage backend.")
+    storage_dir: Path | None = Field(None, description="Local object storage; default STATE_DIR/objects.")
+    s3_bucket: str | None = Field(None, description="Bucket for the s3 backend.")
+    s3_endpoint_url: str | None = Field(None, description="S3 endpoint (GCS interoperability, MinIO).")
+    max_body_bytes: int = Field(6 * 1024 * 1024, ge=1024, description="Largest request body the API accepts.")
+    max_certificate_bytes: int = Field(5 * 1024 * 1024, ge=1024, description="Largest certificate upload.")
+    login_max_failures_account: int = Field(
+        10, ge=1, le=100, description="Failed logins per account within LOGIN_WINDOW before a lockout."
+    )
+    login_max_failures_ip: int = Field(
+        50, ge=1, description="Failed logins per client address within LOGIN_WINDOW before a lockout."
+    )
+    login_window: int = Field(900, ge=60, description="Throttling window and lockout length, seconds.")
+    argon2_time_cost: int = Field(2, ge=1, description="argon2id iterations.")
+    argon2_memory_kib: int = Field(65536, ge=8192, description="argon2id memory in KiB.")
+    argon2_parallelism: int = Field(2, ge=1, description="argon2id lanes.")
+    oauth_providers: str = Field(
+        "[]", description="JSON list of social-login providers (see README, 'Adding a social provider')."
+    )
+    trusted_proxies: int = Field(
+        0, ge=0, description="How many reverse proxies in front set X-Forwarded-For (0: use the socket address)."
+    )
+    log_level: str = Field("INFO", description="Python log level.")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_origin(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for tests)")
+        return v.rstrip("/")
+
+    @field_validator("oauth_providers")
+    @classmethod
+    def _providers_are_json(cls, v: str) -> str:
+        try:
+            items = json.loads(v)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"is not valid JSON ({e.msg})") from e
+        if not isinstance(items, list) or not all(isinstance(i, dict) and "name" in i for i in items):
+            raise ValueError('must be a JSON list of objects, each with at least "name"')
+        return v
+
+    @property
+    def keys_path(self) -> Path:
+        return self.key_dir or self.state_dir / "keys"
+
+    @property
+    def objects_path(self) -> Path:
+        return self.storage_dir or self.state_dir / "objects"
+
+    @property
+    def providers(self) -> list[dict]:
+        return json.loads(self.oauth_providers)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Read and validate the environment once; a bad value stops start-up with a readable message."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        lines = [f"  MCC_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors()]
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests change the environment between apps)."""
+    get_settings.cache_clear()

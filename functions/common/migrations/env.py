@@ -1,0 +1,23 @@
+"""Alembic environment: the database URL comes from the platform settings."""
+
+from alembic import context
+from sqlalchemy import pool
+
+from functions.common import models  # noqa: F401  (registers the tables)
+from functions.common.db import Base, engine_for
+from functions.common.config import get_settings
+
+target_metadata = Base.metadata
+
+
+def run_migrations() -> None:
+    url = context.config.attributes.get("database_url") or get_settings().database_url
+    connectable = engine_for(url)
+    with connectable.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations()

@@ -1,0 +1,203 @@
+"""Start and stop the whole platform on one machine: `python -m mcc_local.launcher up|down`.
+
+PostgreSQL (a private cluster), Orthanc, an SMTP sink (unless MCC_SMTP_HOST points at a real
+server), every function behind one HTTPS origin (gunicorn), and an HTTP → HTTPS redirect.
+State lives under MCC_STATE_DIR (default ./var) and survives restarts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from mcc_local.origin import ROOT, RedirectToHttps
+from mcc_local.orthanc import OrthancServer
+from mcc_local.postgres import PostgresCluster
+from mcc_local.procs import ProcessGroup, wait_for_http, write_private_file
+from mcc_local.smtp_sink import SmtpSink
+from mcc_local.tls import cert_fingerprint, ensure_self_signed_cert
+
+log = logging.getLogger("mcc_local")
+
+DEMO_USERS = (
+    ("admin", "admin@demo.medcloudcare.local", "Demo Administrator"),
+    ("researcher", "researcher@demo.medcloudcare.local", "Demo Researcher"),
+    ("health_professional", "doctor@demo.medcloudcare.local", "Dr Demo Clinician"),
+)
+
+
+@dataclass(frozen=True)
+class Ports:
+    https: int
+    http: int
+    postgres: int
+    orthanc: int
+    smtp: int
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        env = os.environ.get
+        return cls(https=int(env("MCC_HTTPS_PORT", "8443")), http=int(env("MCC_HTTP_PORT", "8080")),
+                   postgres=int(env("MCC_PG_PORT", "5433")), orthanc=int(env("MCC_ORTHANC_PORT", "8042")),
+                   smtp=int(env("MCC_SMTP_PORT", "8025")))
+
+
+def _secret(path: Path) -> str:
+    """A generated secret kept 0600 under the state dir (created once)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private_file(path, secrets.token_urlsafe(24))
+    return path.read_text().strip()
+
+
+class Platform:
+    def __init__(self, state_dir: Path, ports: Ports) -> None:
+        self.state = state_dir.absolute()
+        self.ports = ports
+        self.procs = ProcessGroup(self.state / "run")
+        self.pg = PostgresCluster(self.state / "pg" / "data", port=ports.postgres,
+                                  socket_dir=Path(f"/tmp/mcc-pg-{ports.postgres}"))
+        self.orthanc = OrthancServer(self.state / "orthanc", port=ports.orthanc, processes=self.procs)
+        self.sink: SmtpSink | None = None
+        self.redirect = None
+        self.public_url = os.environ.get("MCC_PUBLIC_URL", f"https://localhost:{ports.https}")
+
+    # ------------------------------------------------------------------ up
+    def function_env(self) -> dict[str, str]:
+        """The MCC_* settings every function process gets."""
+        db_password = _secret(self.state / "secrets" / "db-password")
+        env = {
+            "MCC_DATABASE_URL": self.pg.url("mcc", "mcc", db_password),
+            "MCC_STATE_DIR": str(self.state),
+            "MCC_PUBLIC_URL": self.public_url,
+            "MCC_SMTP_HOST": os.environ.get("MCC_SMTP_HOST", "127.0.0.1"),
+            "MCC_SMTP_PORT": os.environ.get("MCC_SMTP_PORT", str(self.ports.smtp)),
+            "MCC_ORTHANC_URL": self.orthanc.url,
+        }
+        return {**{k: v for k, v in os.environ.items() if k.startswith("MCC_")}, **env}
+
+    def up(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        log.info("starting PostgreSQL on 127.0.0.1:%d", self.ports.postgres)
+        self.pg.init()
+        self.pg.start()
+        env = self.function_env()
+        self.pg.ensure_database("mcc", "mcc", _secret(self.state / "secrets" / "db-password"))
+        os.environ.update(env)
+        from functions.common.config import reset_settings
+        from functions.common.migrate import upgrade
+
+        reset_settings()
+        upgrade()
+        log.info("database migrated")
+        log.info("starting Orthanc on 127.0.0.1:%d", self.ports.orthanc)
+        self.orthanc.start()
+        if "MCC_SMTP_HOST" not in os.environ or os.environ.get("MCC_SMTP_SINK") == "1":
+            self.sink = SmtpSink(self.ports.smtp, log_links=True)
+            self.sink.start()
+        cert, key = self._tls()
+        gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.ports.https}",
+                    "--certfile", str(cert), "--keyfile", str(key), "--worker-class", "gthread",
+                    "--workers", os.environ.get("MCC_WORKERS", "2"), "--threads", "8",
+                    "--chdir", str(ROOT), "--pythonpath", f"{ROOT},{ROOT / 'local-dev'}",
+                    "--access-logfile", "-", "--access-logformat", '%(m)s %(U)s %(s)s %(M)sms',
+                    "mcc_local.origin:create_app()"]
+        self.procs.start("origin", gunicorn, env={**os.environ, **env})
+        wait_for_http(f"https://127.0.0.1:{self.ports.https}/api/auth/readyz", timeout=60, verify=False)
+        self.redirect = make_server("127.0.0.1", self.ports.http, RedirectToHttps(self.public_url), threaded=True)
+        threading.Thread(target=self.redirect.serve_forever, daemon=True).start()
+        logins = self.demo_accounts()
+        self._announce(cert, logins)
+
+    def _tls(self) -> tuple[Path, Path]:
+        supplied = os.environ.get("MCC_TLS_CERT"), os.environ.get("MCC_TLS_KEY")
+        if all(supplied):
+            return Path(supplied[0]), Path(supplied[1])
+        return ensure_self_signed_cert(self.state / "tls", ["localhost"])
+
+    def demo_accounts(self) -> list[tuple[str, str, str]]:
+        """Create the demo admin, researcher and approved health professional once; return their logins."""
+        from functions.auth import accounts
+        from functions.common import db
+
+        logins = []
+        with db.session_scope() as session:
+            for role, email, name in DEMO_USERS:
+                password = _secret(self.state / "secrets" / f"demo-{role}-password")
+                if accounts.by_email(session, email) is None:
+                    accounts.create_user(session, email=email, name=name, role=role, password=password,
+                                         email_verified=True, status="active")
+                logins.append((role, email, password))
+        return logins
+
+    def _announce(self, cert: Path, logins: list[tuple[str, str, str]]) -> None:
+        lines = [
+            "",
+            "MedCloudCare is running.",
+            f"  Portal:   {self.public_url}/   (HTTP on port {self.ports.http} redirects here)",
+            f"  TLS certificate SHA-256: {cert_fingerprint(cert)}",
+            "  Demo logins (admins enrol two-factor authentication on first use of admin pages):",
+            *[f"    {role:<20} {email:<40} {password}" for role, email, password in logins],
+            f"  Mail: {'sink on 127.0.0.1:%d, links are printed below' % self.ports.smtp if self.sink else 'SMTP ' + os.environ['MCC_SMTP_HOST']}",
+            "  Stop with Ctrl-C, or ./local-dev/down from another terminal.",
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+
+    # ------------------------------------------------------------------ down
+    def down(self) -> None:
+        if self.redirect is not None:
+            self.redirect.shutdown()
+        self.procs.stop_all()
+        if self.sink is not None:
+            self.sink.stop()
+        self.pg.stop()
+        log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mcc_local.launcher", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    platform = Platform(Path(os.environ.get("MCC_STATE_DIR", ROOT / "var")), Ports.from_env())
+    if args.command == "down":
+        platform.down()
+        pid_file = _launcher_pid_file(platform)
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            except (ProcessLookupError, ValueError):
+                pass
+            pid_file.unlink(missing_ok=True)
+        return 0
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    pid_file = _launcher_pid_file(platform)
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    pid_file.write_text(str(os.getpid()))
+    try:
+        platform.up()
+        stop.wait()
+    finally:
+        print("Stopping MedCloudCare…", flush=True)
+        platform.down()
+    return 0
+
+
+def _launcher_pid_file(platform: Platform) -> Path:
+    return platform.state / "run" / "launcher.pid"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Fixtures with real services: a private PostgreSQL, an SMTP server, the HTTPS origin on loopback."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from mcc_local.postgres import PostgresCluster
+from mcc_local.procs import free_port
+from mcc_local.smtp_sink import SmtpSink
+from mcc_local.tls import ensure_self_signed_cert
+from tests.support.api_client import ApiClient, Mailbox
+
+
+@pytest.fixture(scope="session")
+def state_dir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="mcc-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres(state_dir: Path) -> Iterator[PostgresCluster]:
+    port = free_port()
+    cluster = PostgresCluster(state_dir / "pg" / "data", port=port, socket_dir=Path(f"/tmp/mcc-test-pg-{port}"))
+    cluster.init()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[SmtpSink]:
+    with SmtpSink(0, log_links=False) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def platform_env(state_dir: Path, postgres: PostgresCluster, smtp: SmtpSink) -> Iterator[dict[str, str]]:
+    """Configure this process as the functions would be configured, and migrate the database."""
+    password = secrets.token_urlsafe(16)
+    postgres.ensure_database("mcc", "mcc", password)
+    port = free_port()
+    env = {
+        "MCC_DATABASE_URL": postgres.url("mcc", "mcc", password),
+        "MCC_STATE_DIR": str(state_dir / "state"),
+        "MCC_PUBLIC_URL": f"https://localhost:{port}",
+        "MCC_SMTP_HOST": "127.0.0.1",
+        "MCC_SMTP_PORT": str(smtp.port),
+        "MCC_TRUSTED_PROXIES": "1",
+        "MCC_ARGON2_MEMORY_KIB": "65536",
+        "MCC_OAUTH_PROVIDERS": os.environ.get("MCC_OAUTH_PROVIDERS", "[]"),
+        "MCC_TEST_ORIGIN_PORT": str(port),
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from functions.common.config import reset_settings
+    from functions.common.migrate import upgrade
+
+    reset_settings()
+    upgrade()
+    yield env
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    reset_settings()
+
+
+@pytest.fixture(scope="session")
+def origin(platform_env: dict[str, str], state_dir: Path) -> Iterator[str]:
+    """The local HTTPS origin (every function + portal) served on loopback in this process."""
+    from mcc_local.origin import create_app
+
+    cert, key = ensure_self_signed_cert(state_dir / "tls", ["localhost"])
+    port = int(platform_env["MCC_TEST_ORIGIN_PORT"])
+    server = make_server("127.0.0.1", port, create_app(), threaded=True, ssl_context=(str(cert), str(key)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    os.environ["MCC_TEST_CA"] = str(cert)
+    yield platform_env["MCC_PUBLIC_URL"]
+    server.shutdown()
+
+
+@pytest.fixture
+def mailbox(smtp: SmtpSink) -> Mailbox:
+    return Mailbox(smtp)
+
+
+@pytest.fixture
+def client(origin: str) -> ApiClient:
+    """An anonymous browser-like client with its own client address."""
+    return ApiClient(origin, ca=os.environ["MCC_TEST_CA"])
+
+
+@pytest.fixture
+def new_client(origin: str):
+    def make() -> ApiClient:
+        return ApiClient(origin, ca=os.environ["MCC_TEST_CA"])
+
+    return make
+
+
+@pytest.fixture
+def accounts_factory(origin: str, mailbox: Mailbox):
+    """Create verified users (through the real sign-up and email verification) and sign them in."""
+    from tests.support.api_client import AccountFactory
+
+    return AccountFactory(origin, mailbox, ca=os.environ["MCC_TEST_CA"])
