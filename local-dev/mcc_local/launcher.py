@@ -70,6 +70,7 @@ class Platform:
         self.sink: SmtpSink | None = None
         self.redirect = None
         self.public_url = os.environ.get("MCC_PUBLIC_URL", f"https://localhost:{ports.https}")
+        self.use_sink = "MCC_SMTP_HOST" not in os.environ or os.environ.get("MCC_SMTP_SINK") == "1"
 
     # ------------------------------------------------------------------ up
     def function_env(self) -> dict[str, str]:
@@ -81,7 +82,6 @@ class Platform:
             "MCC_PUBLIC_URL": self.public_url,
             "MCC_SMTP_HOST": os.environ.get("MCC_SMTP_HOST", "127.0.0.1"),
             "MCC_SMTP_PORT": os.environ.get("MCC_SMTP_PORT", str(self.ports.smtp)),
-            "MCC_ORTHANC_URL": self.orthanc.url,
         }
         return {**{k: v for k, v in os.environ.items() if k.startswith("MCC_")}, **env}
 
@@ -101,7 +101,7 @@ class Platform:
         log.info("database migrated")
         log.info("starting Orthanc on 127.0.0.1:%d", self.ports.orthanc)
         self.orthanc.start()
-        if "MCC_SMTP_HOST" not in os.environ or os.environ.get("MCC_SMTP_SINK") == "1":
+        if self.use_sink:
             self.sink = SmtpSink(self.ports.smtp, log_links=True)
             self.sink.start()
         cert, key = self._tls()
@@ -169,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["up", "down"])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     platform = Platform(Path(os.environ.get("MCC_STATE_DIR", ROOT / "var")), Ports.from_env())
     if args.command == "down":
         platform.down()
