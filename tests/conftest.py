@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -18,6 +19,7 @@ from mcc_local.procs import free_port
 from mcc_local.smtp_sink import SmtpSink
 from mcc_local.tls import ensure_self_signed_cert
 from tests.support.api_client import ApiClient, Mailbox
+from tests.support.oidc_provider import OIDCProvider
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +47,16 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="session")
-def platform_env(state_dir: Path, postgres: PostgresCluster, smtp: SmtpSink) -> Iterator[dict[str, str]]:
+def oidc_provider() -> Iterator[OIDCProvider]:
+    """A local OpenID provider, configured as social-login provider `testidp` (it must exist before the origin)."""
+    with OIDCProvider() as idp:  # no redirect_uris: any loopback redirect is accepted
+        yield idp
+
+
+@pytest.fixture(scope="session")
+def platform_env(
+    state_dir: Path, postgres: PostgresCluster, smtp: SmtpSink, oidc_provider: OIDCProvider
+) -> Iterator[dict[str, str]]:
     """Configure this process as the functions would be configured, and migrate the database."""
     password = secrets.token_urlsafe(16)
     postgres.ensure_database("mcc", "mcc", password)
@@ -58,7 +69,10 @@ def platform_env(state_dir: Path, postgres: PostgresCluster, smtp: SmtpSink) -> 
         "MCC_SMTP_PORT": str(smtp.port),
         "MCC_TRUSTED_PROXIES": "1",
         "MCC_ARGON2_MEMORY_KIB": "65536",
-        "MCC_OAUTH_PROVIDERS": os.environ.get("MCC_OAUTH_PROVIDERS", "[]"),
+        "MCC_OAUTH_PROVIDERS": json.dumps([{
+            "name": "testidp", "display_name": "Test IdP", "client_id": oidc_provider.client_id,
+            "client_secret": oidc_provider.client_secret, "metadata_url": oidc_provider.metadata_url,
+        }]),
         "MCC_TEST_ORIGIN_PORT": str(port),
     }
     old = {k: os.environ.get(k) for k in env}

@@ -103,8 +103,8 @@ def list_audit(ctx: RequestContext) -> dict:
         stmt = stmt.where(AuditEvent.at <= until)
     total = ctx.db.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = ctx.db.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit).offset(offset)).all()
-    emails = dict(ctx.db.execute(select(User.id, User.email).where(
-        User.id.in_({r.actor_id for r in rows if r.actor_id})))) if rows else {}
+    actor_ids = {r.actor_id for r in rows if r.actor_id}
+    emails = {uid: email for uid, email in ctx.db.execute(select(User.id, User.email).where(User.id.in_(actor_ids)))}
     return {"items": [{
         "id": r.id, "at": r.at.isoformat(), "actor_email": r.actor_email or emails.get(r.actor_id),
         "action": r.action, "target": r.target, "client_ip": r.client_ip, "outcome": r.outcome, "details": r.details,

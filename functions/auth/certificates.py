@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from functions.common import audit, mail
 from functions.common.crypto import envelope
-from functions.common.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, \
-    UnsupportedMediaType
+from functions.common.errors import BadRequest, Conflict, Forbidden, LengthRequired, NotFound, \
+    PayloadTooLarge, UnsupportedMediaType
 from functions.common.http import RequestContext
 from functions.common.models import Certificate, User, utcnow
 from functions.common.storage import store
@@ -42,7 +42,7 @@ def upload(ctx: RequestContext, user: User) -> tuple[dict, int]:
     limit = ctx.settings.max_certificate_bytes
     length = ctx.request.content_length
     if length is None:
-        raise ApiError("Send a Content-Length header.", code="length_required", status=411)
+        raise LengthRequired("Send a Content-Length header.")
     if length > limit + 64 * 1024:
         raise PayloadTooLarge(f"The certificate must be at most {limit // (1024 * 1024)} MB.")
     if not (ctx.request.mimetype or "").startswith("multipart/form-data"):

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from functions.auth import accounts, login
 from functions.common import audit, mail
 from functions.common.crypto import CryptoError, envelope
-from functions.common.errors import ApiError, NotAuthenticated, NotFound
+from functions.common.errors import Conflict, NotAuthenticated, NotFound
 from functions.common.http import RequestContext
 from functions.common.models import OAuthIdentity, User
 
@@ -169,7 +169,8 @@ def callback(ctx: RequestContext, name: str) -> str:
     saved = _open_cookie(ctx.request.cookies.get(STATE_COOKIE))
     ctx.delete_cookie(STATE_COOKIE, path=COOKIE_PATH)
     args = ctx.request.args
-    if saved is None or saved["p"] != p.name or not secrets.compare_digest(args.get("state", ""), saved["state"]):
+    state = args.get("state", "").encode()
+    if saved is None or saved["p"] != p.name or not secrets.compare_digest(state, saved["state"].encode()):
         audit.record(ctx.db, "oauth_login", outcome="failure", client_ip=ctx.client_ip,
                      details={"provider": p.name, "reason": "state_mismatch"})
         return "/signin?error=oauth_failed"
@@ -230,11 +231,12 @@ def _link(ctx: RequestContext, data: dict, user: User) -> None:
 
 def complete_signup(ctx: RequestContext) -> dict:
     data = _pending(ctx)
-    if data["kind"] != "signup" or not data.get("email"):
-        raise ApiError("This sign-in cannot create an account: the provider gave no email address.",
-                       code="no_email", status=409)
+    if data["kind"] != "signup":
+        raise Conflict("An account with this email exists; link it with its password instead.", code="email_taken")
+    if not data.get("email"):
+        raise Conflict("This sign-in cannot create an account: the provider gave no email address.", code="no_email")
     if accounts.by_email(ctx.db, data["email"]) is not None:
-        raise ApiError("An account with this email exists now; sign in instead.", code="email_taken", status=409)
+        raise Conflict("An account with this email exists now; sign in instead.", code="email_taken")
     user = accounts.create_user(ctx.db, email=data["email"], name=ctx.body["name"], role=ctx.body["role"],
                                 password=None, email_verified=data["email_verified"])
     audit.record(ctx.db, "signup", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip,

@@ -47,7 +47,7 @@ def setup(ctx: RequestContext, user: User) -> dict:
 def _matching_counter(secret: str, code: str) -> int | None:
     """The time step a code belongs to (±1 step of clock drift), or None."""
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     now = int(time.time())

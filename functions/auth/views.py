@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 
 import flask
 
 from functions.auth import accounts, admin, certificates, login, oauth, sessions, totp
 from functions.common import audit, tokens
-from functions.common.errors import NotAuthenticated, ValidationFailed
-from functions.common.http import EMAIL, PASSWORD, Access, Api, RequestContext, json_schema
+from functions.common.errors import Forbidden, NotAuthenticated, ValidationFailed
+from functions.common.http import CSRF_COOKIE, CSRF_HEADER, EMAIL, PASSWORD, Access, Api, RequestContext, json_schema
 
 api = Api("auth", prefix="/api/auth", title="MedCloudCare auth", admin_check=login.require_admin)
 
@@ -54,9 +55,10 @@ def refresh(ctx: RequestContext):
     if not api_client:
         raw = ctx.request.cookies.get(sessions.REFRESH_COOKIE)
         # Cookie-based refresh is an unsafe browser request: it needs the CSRF header too.
-        csrf = ctx.request.cookies.get("mcc_csrf", "")
-        if not csrf or ctx.request.headers.get("X-CSRF-Token") != csrf:
-            raise NotAuthenticated("Missing CSRF token for refresh.", code="csrf")
+        csrf = ctx.request.cookies.get(CSRF_COOKIE, "")
+        sent = ctx.request.headers.get(CSRF_HEADER, "")
+        if raw and (not csrf or not hmac.compare_digest(sent.encode(), csrf.encode())):
+            raise Forbidden("Missing or wrong CSRF token; reload the page and try again.", code="csrf")
     if not raw:
         raise NotAuthenticated("Sign in again.", code="invalid_token")
     return {"status": "ok", **sessions.refresh(ctx, raw, api_client=api_client)}

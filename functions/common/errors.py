@@ -73,6 +73,14 @@ class Conflict(ApiError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+class MethodNotAllowed(ApiError):
+    status, code, title = 405, "method_not_allowed", "Method not allowed"
+
+
+class LengthRequired(ApiError):
+    status, code, title = 411, "length_required", "Length required"
+
+
 class PayloadTooLarge(ApiError):
     status, code, title = 413, "too_large", "Request too large"
 
@@ -91,3 +99,7 @@ class TooManyRequests(ApiError):
 
 class ServiceUnavailable(ApiError):
     status, code, title = 503, "unavailable", "Service unavailable"
+
+
+class InternalError(ApiError):
+    status, code, title = 500, "internal", "Internal error"

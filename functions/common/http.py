@@ -21,7 +21,7 @@ from typing import Any
 import flask
 from jsonschema import Draft202012Validator
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as RouteNotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed as RouteMethodNotAllowed, NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 
 from functions.common import db
@@ -30,6 +30,8 @@ from functions.common.errors import (
     ApiError,
     BadRequest,
     Forbidden,
+    InternalError,
+    MethodNotAllowed,
     NotAuthenticated,
     NotFound,
     PayloadTooLarge,
@@ -182,8 +184,7 @@ class Api:
             response = _problem_response(e)
         except Exception:  # noqa: BLE001 - the client gets a generic 500, the log gets the trace
             log.exception("unhandled error")
-            response = _problem_response(ApiError("Something went wrong on our side; quote the request id.",
-                                                  code="internal", status=500))
+            response = _problem_response(InternalError("Something went wrong on our side; quote the request id."))
         finally:
             if ctx._db is not None:
                 ctx._db.rollback()
@@ -206,9 +207,9 @@ class Api:
         adapter = self._map.bind("", path_info=request.path)
         try:
             endpoint, args = adapter.match(request.path, method=request.method)
-        except MethodNotAllowed as e:
-            raise ApiError("This method is not allowed here.", code="method_not_allowed", status=405,
-                           headers={"Allow": ", ".join(e.valid_methods or [])}) from None
+        except RouteMethodNotAllowed as e:
+            raise MethodNotAllowed("This method is not allowed here.",
+                                   headers={"Allow": ", ".join(e.valid_methods or [])}) from None
         except (RouteNotFound, HTTPException):
             raise NotFound("No such endpoint.") from None
         return self.routes[endpoint], args
@@ -312,9 +313,13 @@ def _read_limited(request: flask.Request, limit: int) -> bytes:
 
 def _json_body(ctx: RequestContext, route: Route) -> Any:
     request = ctx.request
-    if request.mimetype != "application/json":
+    limit = route.max_body or ctx.settings.max_body_bytes
+    if request.mimetype == "application/json":
+        raw = _read_limited(request, limit)
+    elif request.mimetype or _read_limited(request, limit):
         raise UnsupportedMediaType("Send the body as application/json.")
-    raw = _read_limited(request, route.max_body or ctx.settings.max_body_bytes)
+    else:
+        raw = b"{}"  # no body at all is an empty object: a browser's cookie-only refresh sends none
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -373,8 +378,9 @@ def _problem_response(e: ApiError) -> flask.Response:
 
 
 def json_schema(properties: dict, required: list[str] | None = None) -> dict:
-    """An object schema that refuses unknown fields."""
-    return {"type": "object", "properties": properties, "required": required or list(properties),
+    """An object schema that refuses unknown fields; every field is required unless `required` lists fewer."""
+    return {"type": "object", "properties": properties,
+            "required": list(properties) if required is None else required,
             "additionalProperties": False}
 
 

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from functions.common.crypto import write_secret_file
 
 AUDIENCE = "medcloudcare"
 ALGORITHM = "ES256"
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class TokenInvalid(Exception):
@@ -109,6 +111,7 @@ class Verifier:
         self._lock = threading.Lock()
         self._keyset: KeySet | None = None
         self._fetched_at = 0.0
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._registry = JWTClaimsRegistry(
             leeway=5, exp={"essential": True}, iss={"essential": True, "value": issuer},
             aud={"essential": True, "value": AUDIENCE}, sub={"essential": True},
@@ -147,14 +150,24 @@ class Verifier:
         return claims
 
     def principal(self, token: str) -> Principal:
+        """The caller of a verified access token; verified tokens are remembered until they expire."""
+        with self._lock:
+            hit = self._verified.get(token)
+        if hit is not None and hit[1] > time.time():
+            return hit[0]
         claims = self.verify(token, typ="access")
         try:
-            return Principal(
+            principal = Principal(
                 user_id=uuid.UUID(claims["sub"]), session_id=uuid.UUID(claims["sid"]), role=claims["role"],
                 status=claims["status"], amr=tuple(claims.get("amr", ())),
             )
         except (KeyError, ValueError, TypeError) as e:
             raise TokenInvalid("token claims are invalid") from e
+        with self._lock:
+            self._verified[token] = (principal, float(claims["exp"]))
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
 
 
 def _b64decode(part: str) -> bytes:

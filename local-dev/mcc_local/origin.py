@@ -49,7 +49,9 @@ class Origin:
         path = environ.get("PATH_INFO", "/")
 
         def start_with_headers(status: str, headers: list, exc_info: Any = None) -> Any:
-            return start_response(status, headers + SECURITY_HEADERS, exc_info)
+            present = {name.lower() for name, _ in headers}
+            extra = [(k, v) for k, v in SECURITY_HEADERS if k.lower() not in present]
+            return start_response(status, headers + extra, exc_info)
 
         for prefix, app in self.functions:
             if path == prefix or path.startswith(prefix + "/"):

@@ -50,6 +50,11 @@ class ApiClient(requests.Session):
         kwargs.setdefault("timeout", 30)
         return super().request(method, url, *args, headers=headers, **kwargs)
 
+    def get(self, url: str, **kwargs) -> requests.Response:  # type: ignore[override]
+        # requests.Session.get would pass allow_redirects=True; tests follow redirects by hand.
+        kwargs.setdefault("allow_redirects", False)
+        return self.request("GET", url, **kwargs)
+
 
 class Mailbox:
     """Reads what the platform mailed through the real SMTP server of the tests."""

@@ -1,0 +1,22 @@
+"""Fixtures of the API suite: accounts shared by a module where the tests do not change them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mcc_local.smtp_sink import SmtpSink
+from tests.support.api_client import AccountFactory, Mailbox
+
+
+@pytest.fixture(scope="module")
+def factory(origin: str, smtp: SmtpSink) -> AccountFactory:
+    """An account factory for module-scoped fixtures (the session's `accounts_factory` is per test)."""
+    return AccountFactory(origin, Mailbox(smtp), ca=os.environ["MCC_TEST_CA"])
+
+
+@pytest.fixture(scope="module")
+def admin(factory: AccountFactory):
+    """An administrator signed in with TOTP (admin pages need both)."""
+    return factory.admin()

@@ -1,0 +1,39 @@
+"""The platform's rows read straight from PostgreSQL: what the API promises must hold in the database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, select
+
+
+def scalar(stmt: Select) -> Any:
+    """One value from a fresh session (never an object cached by an earlier query)."""
+    from functions.common import db
+
+    with db.session_scope() as session:
+        return session.scalar(stmt)
+
+
+def scalars(stmt: Select) -> list[Any]:
+    from functions.common import db
+
+    with db.session_scope() as session:
+        return list(session.scalars(stmt))
+
+
+def user_row(email: str):
+    from functions.common.models import User
+
+    return scalar(select(User).where(User.email == email.lower()))
+
+
+def audit_events(action: str, *, actor_id: str | uuid.UUID | None = None) -> list:
+    """Audit rows of one action, oldest first, optionally of one actor."""
+    from functions.common.models import AuditEvent
+
+    stmt = select(AuditEvent).where(AuditEvent.action == action)
+    if actor_id is not None:
+        stmt = stmt.where(AuditEvent.actor_id == uuid.UUID(str(actor_id)))
+    return scalars(stmt.order_by(AuditEvent.id))
