@@ -8,6 +8,7 @@ State lives under MCC_STATE_DIR (default ./var) and survives restarts.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
 import secrets
@@ -186,6 +187,14 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     pid_file = _launcher_pid_file(platform)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = open(pid_file.with_suffix(".lock"), "w")  # held for the launcher's lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        running = pid_file.read_text().strip() if pid_file.exists() else "?"
+        print(f"MedCloudCare is already running from {platform.state} (launcher pid {running}); "
+              "stop it with ./local-dev/down first.", file=sys.stderr)
+        return 1
     pid_file.write_text(str(os.getpid()))
     try:
         platform.up()
