@@ -127,8 +127,8 @@ def forgot_password(ctx: RequestContext) -> tuple[dict, int]:
     return {"status": "reset_sent"}, 202
 
 
-def _set_password(db: Session, user: User, password: str) -> None:
-    passwords.check_strength(password, user_inputs=[user.email, user.name])
+def _set_password(db: Session, user: User, password: str, *, field: str = "password") -> None:
+    passwords.check_strength(password, field=field, user_inputs=[user.email, user.name])
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = utcnow()
 
@@ -158,7 +158,7 @@ def require_password(ctx: RequestContext, user: User, password: str) -> None:
 
 def change_password(ctx: RequestContext, user: User) -> dict:
     require_password(ctx, user, ctx.body["current_password"])
-    _set_password(ctx.db, user, ctx.body["new_password"])
+    _set_password(ctx.db, user, ctx.body["new_password"], field="new_password")
     revoke_all(ctx.db, user.id, reason="password_changed", keep=ctx.principal.session_id)
     audit.record(ctx.db, "password_changed", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip)
     mail.send(user.email, "Your MedCloudCare password was changed",

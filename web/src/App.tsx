@@ -1,0 +1,52 @@
+import { BrowserRouter, Navigate, Route, Routes } from 'react-router-dom';
+import { AppLayout } from './components/layout/AppLayout';
+import { PublicLayout } from './components/layout/PublicLayout';
+import { AuditPage } from './pages/admin/AuditPage';
+import { CertificatesPage } from './pages/admin/CertificatesPage';
+import { UsersPage } from './pages/admin/UsersPage';
+import { ConfirmEmailPage } from './pages/email/ConfirmEmailPage';
+import { VerifyEmailPage } from './pages/email/VerifyEmailPage';
+import { HomePage } from './pages/home/HomePage';
+import { NotFoundPage } from './pages/NotFoundPage';
+import { OAuthCompletePage } from './pages/oauth/OAuthCompletePage';
+import { ForgotPasswordPage } from './pages/password/ForgotPasswordPage';
+import { ResetPasswordPage } from './pages/password/ResetPasswordPage';
+import { ProfilePage } from './pages/profile/ProfilePage';
+import { SignInPage } from './pages/signin/SignInPage';
+import { TwoFactorPage } from './pages/signin/TwoFactorPage';
+import { SignUpPage } from './pages/signup/SignUpPage';
+import { RequireAuth } from './session/RequireAuth';
+import { RequireRole } from './session/RequireRole';
+import { SessionProvider } from './session/SessionProvider';
+
+export function App() {
+  return (
+    <BrowserRouter>
+      <SessionProvider>
+        <Routes>
+          <Route element={<PublicLayout />}>
+            <Route path="/signin" element={<SignInPage />} />
+            <Route path="/signin/2fa" element={<TwoFactorPage />} />
+            <Route path="/signup" element={<SignUpPage />} />
+            <Route path="/verify-email" element={<VerifyEmailPage />} />
+            <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+            <Route path="/reset-password" element={<ResetPasswordPage />} />
+            <Route path="/email/confirm" element={<ConfirmEmailPage />} />
+            <Route path="/oauth/complete" element={<OAuthCompletePage />} />
+          </Route>
+          <Route element={<RequireAuth><AppLayout /></RequireAuth>}>
+            <Route index element={<HomePage />} />
+            <Route path="/profile" element={<ProfilePage />} />
+            <Route path="/admin" element={<RequireRole role="admin"><Navigate to="/admin/users" replace /></RequireRole>} />
+            <Route path="/admin/users" element={<RequireRole role="admin"><UsersPage /></RequireRole>} />
+            <Route path="/admin/certificates" element={<RequireRole role="admin"><CertificatesPage /></RequireRole>} />
+            <Route path="/admin/audit" element={<RequireRole role="admin"><AuditPage /></RequireRole>} />
+          </Route>
+          <Route element={<PublicLayout />}>
+            <Route path="*" element={<NotFoundPage />} />
+          </Route>
+        </Routes>
+      </SessionProvider>
+    </BrowserRouter>
+  );
+}
