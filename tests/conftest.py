@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
-
 from mcc_local.postgres import PostgresCluster
 from mcc_local.procs import free_port
 from mcc_local.smtp_sink import SmtpSink
 from mcc_local.tls import ensure_self_signed_cert
+from werkzeug.serving import make_server
+
 from tests.support.api_client import ApiClient, Mailbox
 from tests.support.oidc_provider import OIDCProvider
 

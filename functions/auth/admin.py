@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import func, or_, select
 
 from functions.auth import accounts, sessions
 from functions.common import audit
-from functions.common.errors import Conflict, NotFound, ValidationFailed
+from functions.common.db import get_or_404
+from functions.common.errors import Conflict, ValidationFailed
 from functions.common.http import RequestContext
 from functions.common.models import ROLES, STATUSES, AuditEvent, Certificate, User
 
@@ -47,18 +47,8 @@ def list_users(ctx: RequestContext) -> dict:
     return {"items": [accounts.serialize(ctx.db, u) for u in users], "total": total}
 
 
-def _user(ctx: RequestContext, user_id: str) -> User:
-    try:
-        user = ctx.db.get(User, uuid.UUID(user_id))
-    except ValueError:
-        user = None
-    if user is None:
-        raise NotFound("No such user.")
-    return user
-
-
 def set_active(ctx: RequestContext, user_id: str, *, active: bool) -> dict:
-    user = _user(ctx, user_id)
+    user = get_or_404(ctx.db, User, user_id, what="user")
     if user.id == ctx.principal.user_id:
         raise Conflict("You cannot deactivate your own account.", code="self")
     if active:

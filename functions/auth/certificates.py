@@ -8,8 +8,15 @@ from sqlalchemy import select
 
 from functions.common import audit, mail
 from functions.common.crypto import envelope
-from functions.common.errors import BadRequest, Conflict, Forbidden, LengthRequired, NotFound, \
-    PayloadTooLarge, UnsupportedMediaType
+from functions.common.db import get_or_404
+from functions.common.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    LengthRequired,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from functions.common.http import RequestContext
 from functions.common.models import Certificate, User, utcnow
 from functions.common.storage import store
@@ -75,13 +82,7 @@ def _pending(ctx: RequestContext, cert_id: str) -> tuple[Certificate, User]:
 
 
 def _get(ctx: RequestContext, cert_id: str) -> Certificate:
-    try:
-        cert = ctx.db.get(Certificate, uuid.UUID(cert_id))
-    except ValueError:
-        cert = None
-    if cert is None:
-        raise NotFound("No such certificate.")
-    return cert
+    return get_or_404(ctx.db, Certificate, cert_id, what="certificate")
 
 
 def list_certificates(ctx: RequestContext) -> dict:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import uuid
 from collections.abc import Iterator
+from typing import TypeVar
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from functions.common.config import get_settings
+from functions.common.errors import NotFound
+
+T = TypeVar("T")
 
 
 class Base(DeclarativeBase):
@@ -43,6 +48,17 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def get_or_404(session: Session, model: type[T], raw_id: str, *, what: str) -> T:
+    """The row with this id; a malformed or unknown id is the same 404 (no existence leaks)."""
+    try:
+        row = session.get(model, uuid.UUID(raw_id))
+    except ValueError:
+        row = None
+    if row is None:
+        raise NotFound(f"No such {what}.")
+    return row
 
 
 def ping() -> None:

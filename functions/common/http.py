@@ -21,7 +21,9 @@ from typing import Any
 import flask
 from jsonschema import Draft202012Validator
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException, MethodNotAllowed as RouteMethodNotAllowed, NotFound as RouteNotFound
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed as RouteMethodNotAllowed
+from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 
 from functions.common import db

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from mcc_local.smtp_sink import SmtpSink
+
 from tests.support.api_client import AccountFactory, Mailbox
 
 

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 
 import psycopg2
 import pytest
+from mcc_local.postgres import PostgresCluster
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from mcc_local.postgres import PostgresCluster
 from tests.support.api_client import STRONG_PASSWORD, Account, AccountFactory, ApiClient
 from tests.support.authenticator import enrol
 from tests.support.problem import assert_problem
@@ -205,8 +205,9 @@ def test_the_application_cannot_change_the_audit_log(admin: Account) -> None:
 @pytest.fixture
 def superuser(postgres: PostgresCluster, platform_env: dict) -> Iterator:
     """A connection to the platform database as the cluster's superuser (what an attacker with the host has)."""
-    from functions.common.config import get_settings
     from sqlalchemy.engine import make_url
+
+    from functions.common.config import get_settings
 
     url = make_url(get_settings().database_url)
     conn = psycopg2.connect(host="127.0.0.1", port=postgres.port, dbname=url.database, user=postgres.superuser,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from mcc_local.procs import free_port
 
 from functions.auth.views import api
-from mcc_local.procs import free_port
 from tests.support.api_client import STRONG_PASSWORD, AccountFactory
 
 ROOT = Path(__file__).resolve().parents[2]

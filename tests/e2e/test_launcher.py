@@ -13,10 +13,9 @@ import tempfile
 from pathlib import Path
 
 import requests
-
 from mcc_local.procs import free_port
+
 from tests.e2e.conftest import ROOT, _wait_for_banner
-from tests.support.api_client import STRONG_PASSWORD
 
 
 def _listening(port: int) -> bool:

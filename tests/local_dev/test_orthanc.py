@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from mcc_local.orthanc import OrthancError, OrthancServer
 from mcc_local.procs import ProcessGroup, free_port
 

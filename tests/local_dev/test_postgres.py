@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import psycopg2
 import pytest
-
 from mcc_local.postgres import PostgresCluster, PostgresError
 from mcc_local.procs import free_port
 

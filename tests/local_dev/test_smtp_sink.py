@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
-
 from mcc_local.smtp_sink import SmtpSink, https_links
 
 VERIFY_LINK = "https://localhost:8443/verify?token=abc123&user=42"

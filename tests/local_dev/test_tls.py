@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-
 from mcc_local import tls
 from mcc_local.tls import cert_fingerprint, ensure_self_signed_cert
 

@@ -11,7 +11,6 @@ from urllib.parse import parse_qs, urlparse
 
 import pyotp
 import requests
-
 from mcc_local.smtp_sink import SmtpSink
 
 STRONG_PASSWORD = "Velvet-otter-climbs-27-glaciers"

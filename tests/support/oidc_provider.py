@@ -23,33 +23,20 @@ import hmac
 import secrets
 import threading
 import time
-from dataclasses import dataclass
-from dataclasses import field
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.integrations.flask_oauth2 import ResourceProtector
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2 import OAuth2Request
-from authlib.oauth2.rfc6749 import ClientMixin
-from authlib.oauth2.rfc6749 import InvalidRequestError
-from authlib.oauth2.rfc6749 import TokenMixin
-from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749 import scope_to_list
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, TokenMixin, grants, scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7636 import CodeChallenge
-from authlib.oidc.core import AuthorizationCodeMixin
-from authlib.oidc.core import OpenIDCode
-from authlib.oidc.core import UserInfo
-from authlib.oidc.core import UserInfoEndpoint
-from flask import Flask
-from flask import jsonify
-from flask import request
+from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, UserInfo, UserInfoEndpoint
+from flask import Flask, jsonify, request
 from joserfc.jwk import RSAKey
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 CODE_LIFETIME = 60  # seconds an authorization code stays redeemable
 TOKEN_LIFETIME = 3600  # seconds for access tokens and ID tokens

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.flask_client import OAuth
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.integrations.requests_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from authlib.oidc.core import CodeIDToken
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from flask import Flask
 from joserfc import jwt
 from joserfc.errors import BadSignatureError
-from joserfc.jwk import KeySet
-from joserfc.jwk import import_key
+from joserfc.jwk import KeySet, import_key
 
 from tests.support.oidc_provider import OIDCProvider
 

@@ -1,11 +1,10 @@
 """Alembic environment: the database URL comes from the platform settings."""
 
 from alembic import context
-from sqlalchemy import pool
 
 from functions.common import models  # noqa: F401  (registers the tables)
-from functions.common.db import Base, engine_for
 from functions.common.config import get_settings
+from functions.common.db import Base, engine_for
 
 target_metadata = Base.metadata
 
