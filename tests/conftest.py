@@ -12,6 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mcc_local.archive import encrypted_orthanc
+from mcc_local.origin import PathOnlyRequestLog
+from mcc_local.orthanc import OrthancServer
 from mcc_local.postgres import PostgresCluster
 from mcc_local.procs import free_port
 from mcc_local.smtp_sink import SmtpSink
@@ -54,8 +57,17 @@ def oidc_provider() -> Iterator[OIDCProvider]:
 
 
 @pytest.fixture(scope="session")
+def archive(state_dir: Path) -> Iterator[OrthancServer]:
+    """Orthanc with the encrypting storage plugin, keys shared with the functions."""
+    server = encrypted_orthanc(state_dir / "orthanc", port=free_port(), key_dir=state_dir / "state" / "keys")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def platform_env(
-    state_dir: Path, postgres: PostgresCluster, smtp: SmtpSink, oidc_provider: OIDCProvider
+    state_dir: Path, postgres: PostgresCluster, smtp: SmtpSink, oidc_provider: OIDCProvider, archive: OrthancServer
 ) -> Iterator[dict[str, str]]:
     """Configure this process as the functions would be configured, and migrate the database."""
     password = secrets.token_urlsafe(16)
@@ -74,6 +86,9 @@ def platform_env(
             "client_secret": oidc_provider.client_secret, "metadata_url": oidc_provider.metadata_url,
         }]),
         "MCC_TEST_ORIGIN_PORT": str(port),
+        "MCC_ORTHANC_URL": archive.url,
+        "MCC_ORTHANC_USERNAME": archive.credentials.username,
+        "MCC_ORTHANC_PASSWORD": archive.credentials.password,
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -98,7 +113,8 @@ def origin(platform_env: dict[str, str], state_dir: Path) -> Iterator[str]:
 
     cert, key = ensure_self_signed_cert(state_dir / "tls", ["localhost"])
     port = int(platform_env["MCC_TEST_ORIGIN_PORT"])
-    server = make_server("127.0.0.1", port, create_app(), threaded=True, ssl_context=(str(cert), str(key)))
+    server = make_server("127.0.0.1", port, create_app(), threaded=True, ssl_context=(str(cert), str(key)),
+                         request_handler=PathOnlyRequestLog)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     os.environ["MCC_TEST_CA"] = str(cert)

@@ -9,12 +9,11 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from functions.auth import passwords
 from functions.auth.sessions import revoke_all
-from functions.common import audit, mail
+from functions.common import audit, mail, passwords
 from functions.common.config import get_settings
 from functions.common.crypto import token_hash
-from functions.common.errors import BadRequest, Conflict, NotAuthenticated
+from functions.common.errors import BadRequest, Conflict
 from functions.common.http import RequestContext
 from functions.common.models import Certificate, EmailToken, User, utcnow
 
@@ -147,13 +146,7 @@ def reset_password(ctx: RequestContext) -> dict:
     return {"status": "password_changed"}
 
 
-def require_password(ctx: RequestContext, user: User, password: str) -> None:
-    """Re-authentication for sensitive actions."""
-    if not passwords.verify_password(user.password_hash, password):
-        audit.record(ctx.db, "reauth", outcome="failure", actor_id=user.id, actor_email=user.email,
-                     client_ip=ctx.client_ip)
-        ctx.db.commit()
-        raise NotAuthenticated("The password is not right.", code="invalid_credentials")
+require_password = passwords.require_password
 
 
 def change_password(ctx: RequestContext, user: User) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from functions.auth import accounts, passwords, sessions, throttle, totp
-from functions.common import audit, mail, tokens
+from functions.auth import accounts, sessions, throttle, totp
+from functions.common import audit, mail, passwords, tokens
 from functions.common.errors import ApiError, Forbidden, NotAuthenticated
 from functions.common.http import RequestContext
 from functions.common.models import User

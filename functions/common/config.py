@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     trusted_proxies: int = Field(
         0, ge=0, description="How many reverse proxies in front set X-Forwarded-For (0: use the socket address)."
     )
+    orthanc_url: str = Field("http://127.0.0.1:8042", description="Orthanc's REST base URL (reached only by the gateway).")
+    orthanc_username: str | None = Field(None, description="Orthanc REST user.")
+    orthanc_password: str | None = Field(None, description="Orthanc REST password.")
+    max_instance_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Largest single DICOM instance in STOW.")
+    max_stow_bytes: int = Field(8 * 1024 * 1024 * 1024, ge=1024, description="Largest STOW-RS request body.")
     log_level: str = Field("INFO", description="Python log level.")
 
     @field_validator("public_url")

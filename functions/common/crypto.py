@@ -19,6 +19,8 @@ from functions.common.keys import (  # noqa: F401  (re-exported: the one place c
     KeyProvider,
     LocalKeyProvider,
     WrappedKey,
+    open_with_key,
+    seal_with_key,
     write_secret_file,
 )
 

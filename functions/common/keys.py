@@ -149,3 +149,16 @@ class Envelope:
         """Which KEK a blob needs (to find blobs to re-wrap after rotation)."""
         kid_len = blob[4]
         return blob[7 : 7 + kid_len].decode()
+
+
+def seal_with_key(key: bytes, plaintext: bytes, *, aad: bytes = b"") -> bytes:
+    """Encrypt under a data key the caller holds (e.g. a study's key): nonce | ciphertext+tag."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def open_with_key(key: bytes, blob: bytes, *, aad: bytes = b"") -> bytes:
+    try:
+        return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+    except InvalidTag as e:
+        raise CryptoError("value was tampered with or belongs elsewhere") from e

@@ -41,5 +41,5 @@ def configure_logging(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root.handlers = [handler]
+    root.addHandler(handler)
     root.setLevel(level)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from werkzeug.serving import make_server
 
-from mcc_local.origin import ROOT, RedirectToHttps
-from mcc_local.orthanc import OrthancServer
+from mcc_local.archive import encrypted_orthanc
+from mcc_local.origin import ROOT, PathOnlyRequestLog, RedirectToHttps
 from mcc_local.postgres import PostgresCluster
 from mcc_local.procs import ProcessGroup, wait_for_http, write_private_file
 from mcc_local.smtp_sink import SmtpSink
@@ -67,7 +67,8 @@ class Platform:
         self.procs = ProcessGroup(self.state / "run")
         self.pg = PostgresCluster(self.state / "pg" / "data", port=ports.postgres,
                                   socket_dir=Path(f"/tmp/mcc-pg-{ports.postgres}"))
-        self.orthanc = OrthancServer(self.state / "orthanc", port=ports.orthanc, processes=self.procs)
+        self.orthanc = encrypted_orthanc(self.state / "orthanc", port=ports.orthanc, key_dir=Path(os.environ.get("MCC_KEY_DIR", self.state / "keys")),
+                                         processes=self.procs)
         self.sink: SmtpSink | None = None
         self.redirect = None
         self.public_url = os.environ.get("MCC_PUBLIC_URL", f"https://localhost:{ports.https}")
@@ -83,6 +84,9 @@ class Platform:
             "MCC_PUBLIC_URL": self.public_url,
             "MCC_SMTP_HOST": os.environ.get("MCC_SMTP_HOST", "127.0.0.1"),
             "MCC_SMTP_PORT": os.environ.get("MCC_SMTP_PORT", str(self.ports.smtp)),
+            "MCC_ORTHANC_URL": self.orthanc.url,
+            "MCC_ORTHANC_USERNAME": self.orthanc.credentials.username,
+            "MCC_ORTHANC_PASSWORD": self.orthanc.credentials.password,
         }
         return {**{k: v for k, v in os.environ.items() if k.startswith("MCC_")}, **env}
 
@@ -114,7 +118,8 @@ class Platform:
                     "mcc_local.origin:create_app()"]
         self.procs.start("origin", gunicorn, env={**os.environ, **env})
         wait_for_http(f"https://127.0.0.1:{self.ports.https}/api/auth/readyz", timeout=60, verify=False)
-        self.redirect = make_server("127.0.0.1", self.ports.http, RedirectToHttps(self.public_url), threaded=True)
+        self.redirect = make_server("127.0.0.1", self.ports.http, RedirectToHttps(self.public_url), threaded=True,
+                                    request_handler=PathOnlyRequestLog)
         threading.Thread(target=self.redirect.serve_forever, daemon=True).start()
         logins = self.demo_accounts()
         self._announce(cert, logins)

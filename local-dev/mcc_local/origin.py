@@ -1,4 +1,4 @@
-"""The one HTTPS origin of the local platform: every function under its path, plus the portal.
+"""The one HTTPS origin of the local platform: every function under its path, the OHIF viewer, the portal.
 
 Each function is loaded exactly as Knative runs it (functions-framework `create_app` on its
 source and target), so local mode exercises the same code path as the cloud.
@@ -6,19 +6,23 @@ source and target), so local mode exercises the same code path as the cloud.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import mimetypes
 import os
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import functions_framework
+from werkzeug.serving import WSGIRequestHandler
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # function name → public path prefix; the source is functions/<name>/main.py, the target <name>.
-FUNCTIONS: dict[str, str] = {"auth": "/api/auth"}
+FUNCTIONS: dict[str, str] = {"auth": "/api/auth", "dicomweb": "/dicom-web", "studies": "/api/studies"}
 
 SECURITY_HEADERS = [
     ("Strict-Transport-Security", "max-age=31536000"),
@@ -31,6 +35,26 @@ PORTAL_CSP = (
     "script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
+# The prebuilt OHIF viewer (scripts/install puts it in web/ohif-dist, rebased to this prefix).
+VIEWER_PREFIX = "/viewer"
+# OHIF starts some WebAssembly workers from blob: URLs (they inherit this policy), shows blob:/data:
+# images, plays bulk-data videos and embeds encapsulated PDFs from blob: URLs, and injects <style>s.
+# Its index.html has two small inline scripts: they are allowed by their hashes ({inline_scripts}).
+# It needs no cross-origin isolation (COOP/COEP): SharedArrayBuffer is optional in the 3.13 build.
+VIEWER_CSP = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' {inline_scripts}; worker-src 'self' blob:; "
+    "img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; media-src 'self' blob:; "
+    "object-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+# A worker started from a script URL runs under the policy sent with that script. The image codecs'
+# Emscripten glue (embind) builds functions with `new Function`, so scripts, which may become
+# workers, allow 'unsafe-eval'; workers have no DOM, and the page itself needs no eval.
+VIEWER_SCRIPT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'; worker-src 'self' blob:"
+# OHIF's build names its bundles, codecs and fonts by content hash: those never change.
+_HASHED_FILE = re.compile(r"(?:^|\.)[0-9a-f]{16}\.(?:js|wasm|woff2)$")
+_INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.S)
+_CHUNK = 1 << 16
+
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 
@@ -39,10 +63,12 @@ def _function_app(name: str) -> WSGIApp:
 
 
 class Origin:
-    """Routes by path prefix to the functions, everything else to the portal's static build."""
+    """Routes by path prefix to the functions and the viewer, everything else to the portal's static build."""
 
-    def __init__(self, web_dist: Path) -> None:
+    def __init__(self, web_dist: Path, viewer_dist: Path = ROOT / "web" / "ohif-dist") -> None:
         self.web_dist = web_dist.resolve()
+        self.viewer_dist = viewer_dist.resolve()
+        self.viewer_csp = VIEWER_CSP.format(inline_scripts=_inline_script_hashes(self.viewer_dist / "index.html"))
         self.functions = [(prefix, _function_app(name)) for name, prefix in FUNCTIONS.items()]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -58,7 +84,27 @@ class Origin:
                 return app(environ, start_with_headers)
         if path.startswith("/api/"):
             return _problem(start_with_headers, 404, "No such API.")
+        if path == VIEWER_PREFIX or path.startswith(VIEWER_PREFIX + "/"):
+            return self._viewer(path.removeprefix(VIEWER_PREFIX), environ, start_with_headers)
         return self._static(path, environ, start_with_headers)
+
+    def _viewer(self, path: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        """OHIF's files; paths without a file extension are its routes and get its index.html."""
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return _problem(start_response, 405, "Only GET is served here.")
+        if "." not in path.rsplit("/", 1)[-1]:
+            path = "/index.html"
+        candidate = (self.viewer_dist / path.lstrip("/")).resolve()
+        if self.viewer_dist not in candidate.parents or not candidate.is_file():
+            if not (self.viewer_dist / "index.html").is_file():
+                return _problem(start_response, 503, "The viewer is not installed; run scripts/install.")
+            return _problem(start_response, 404, "No such file in the viewer.")
+        hashed = _HASHED_FILE.search(candidate.name) is not None
+        csp = VIEWER_SCRIPT_CSP if candidate.suffix in (".js", ".mjs") else self.viewer_csp
+        return _send_file(candidate, environ, start_response, [
+            ("Cache-Control", "public, max-age=31536000, immutable" if hashed else "no-cache"),
+            ("Content-Security-Policy", csp),
+        ])
 
     def _static(self, path: str, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
@@ -76,6 +122,39 @@ class Origin:
         return [b"" if environ["REQUEST_METHOD"] == "HEAD" else data]
 
 
+def _inline_script_hashes(index_html: Path) -> str:
+    """CSP sources allowing exactly the inline scripts of `index_html` (none if it does not exist)."""
+    try:
+        html = index_html.read_bytes()
+    except FileNotFoundError:
+        return ""
+    digests = (base64.b64encode(hashlib.sha256(body).digest()).decode() for body in _INLINE_SCRIPT.findall(html))
+    return " ".join(f"'sha256-{digest}'" for digest in digests)
+
+
+def _send_file(path: Path, environ: dict, start_response: Callable, headers: list) -> Iterable[bytes]:
+    """Stream a file (the viewer's bundles are tens of MB), answering 304 when the client's copy is current."""
+    stat = path.stat()
+    etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+    headers = [("ETag", etag), *headers]
+    if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+        start_response("304 Not Modified", headers)
+        return [b""]
+    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(stat.st_size)), *headers])
+    if environ["REQUEST_METHOD"] == "HEAD":
+        return [b""]
+    file = path.open("rb")
+    wrapper = environ.get("wsgi.file_wrapper")
+    return wrapper(file, _CHUNK) if wrapper else _read_chunks(file)
+
+
+def _read_chunks(file: BinaryIO) -> Iterator[bytes]:
+    with file:
+        while chunk := file.read(_CHUNK):
+            yield chunk
+
+
 def _problem(start_response: Callable, status: int, detail: str) -> Iterable[bytes]:
     reason = {404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}[status]
     body = json.dumps({"type": "about:blank", "title": reason, "status": status, "detail": detail}).encode()
@@ -86,7 +165,8 @@ def _problem(start_response: Callable, status: int, detail: str) -> Iterable[byt
 
 def create_app() -> Origin:
     """gunicorn entry point: `gunicorn 'mcc_local.origin:create_app()'`."""
-    return Origin(Path(os.environ.get("MCC_WEB_DIST", ROOT / "web" / "dist")))
+    return Origin(Path(os.environ.get("MCC_WEB_DIST", ROOT / "web" / "dist")),
+                  Path(os.environ.get("MCC_VIEWER_DIST", ROOT / "web" / "ohif-dist")))
 
 
 class RedirectToHttps:
@@ -100,3 +180,10 @@ class RedirectToHttps:
         target = self.https_origin + environ.get("PATH_INFO", "/") + (f"?{query}" if query else "")
         start_response("308 Permanent Redirect", [("Location", target), ("Content-Length", "0")])
         return [b""]
+
+
+class PathOnlyRequestLog(WSGIRequestHandler):
+    """Access log without query strings (QIDO queries carry patient names), like gunicorn's `%(U)s`."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        self.log("info", '"%s %s" %s', self.command, self.path.split("?", 1)[0], code)

@@ -173,7 +173,7 @@ def test_login_before_verification_is_refused_and_mails_a_new_link(client: ApiCl
 
 # ---------------------------------------------------------------- sign-in answers
 def _argon2_seconds() -> float:
-    from functions.auth.passwords import hasher
+    from functions.common.passwords import hasher
 
     stored = hasher().hash("a timing reference")
     samples = []

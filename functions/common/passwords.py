@@ -8,8 +8,11 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 
+from functions.common import audit
 from functions.common.config import get_settings
-from functions.common.errors import ValidationFailed
+from functions.common.errors import NotAuthenticated, ValidationFailed
+from functions.common.http import RequestContext
+from functions.common.models import User
 
 MIN_LENGTH = 12
 MIN_SCORE = 3
@@ -57,3 +60,12 @@ def check_strength(password: str, *, field: str = "password", user_inputs: list[
         suggestions = " ".join(feedback.get("suggestions") or [])
         message = "is too easy to guess" + (f" ({advice})" if advice else "") + (f". {suggestions}" if suggestions else "")
         raise ValidationFailed.field(field, message.strip(), code="weak_password")
+
+
+def require_password(ctx: RequestContext, user: User, password: str) -> None:
+    """Re-authentication for sensitive actions (password, email, 2FA changes; deleting a study)."""
+    if not verify_password(user.password_hash, password):
+        audit.record(ctx.db, "reauth", outcome="failure", actor_id=user.id, actor_email=user.email,
+                     client_ip=ctx.client_ip)
+        ctx.db.commit()
+        raise NotAuthenticated("The password is not right.", code="invalid_credentials")

@@ -1,0 +1,12 @@
+"""functions-framework target `studies`: the study list and study management."""
+
+import flask
+
+from functions.common.config import get_settings
+from functions.studies.views import api
+
+get_settings()
+
+
+def studies(request: flask.Request) -> flask.Response:
+    return api.handle(request)

@@ -1,0 +1,89 @@
+"""The portal's study list (from the index, filtered in SQL) and study deletion with crypto-shredding."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete
+
+from functions.common import audit, passwords
+from functions.common.authz import Action, require_patient_data_access, study_for, visible_studies
+from functions.common.errors import ValidationFailed
+from functions.common.http import RequestContext
+from functions.common.index import Study
+from functions.common.models import User
+from functions.common.orthanc import orthanc
+from functions.common.study_query import StudyFilter, apply, originals, page
+
+ORIGINAL_FIELDS = {"patient_name": "00100010", "patient_id": "00100020", "patient_birth_date": "00100030",
+                   "accession_number": "00080050", "referring_physician": "00080090"}
+
+
+def _text(entry: dict | None) -> str | None:
+    if not entry or not entry.get("Value"):
+        return None
+    value = entry["Value"][0]
+    return value.get("Alphabetic") if isinstance(value, dict) else str(value)
+
+
+def summary(study: Study) -> dict:
+    orig = originals(study)
+    return {
+        "study_uid": study.study_uid,
+        **{name: _text(orig.get(tag)) for name, tag in ORIGINAL_FIELDS.items()},
+        "study_date": study.study_date.isoformat() if study.study_date else None,
+        "modalities": list(study.modalities), "description": study.description,
+        "num_series": study.num_series, "num_instances": study.num_instances,
+        "uploaded_at": study.created_at.isoformat() if study.created_at else None,
+    }
+
+
+def _date(args, name: str) -> dt.date | None:
+    raw = args.get(name)
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed.field(name, "must be a date such as 2026-01-31") from None
+
+
+def list_studies(ctx: RequestContext) -> dict:
+    principal = ctx.require_principal()
+    require_patient_data_access(principal)
+    args = ctx.request.args
+    try:
+        limit, offset = int(args.get("limit", 25)), int(args.get("offset", 0))
+    except ValueError:
+        raise ValidationFailed.field("limit", "limit and offset must be whole numbers") from None
+    if limit > 100:
+        raise ValidationFailed.field("limit", "must be at most 100")
+    f = StudyFilter(patient_name=args.get("patient_name") or None, patient_id=args.get("patient_id") or None,
+                    modality=args.get("modality") or None, date_from=_date(args, "date_from"),
+                    date_to=_date(args, "date_to"))
+    studies, total = page(ctx.db, apply(visible_studies(principal), f), sort=args.get("sort", "date"),
+                          limit=limit, offset=offset, with_total=True)
+    audit.record(ctx.db, "study_list", actor_id=principal.user_id, client_ip=ctx.client_ip,
+                 details={"results": len(studies)})
+    return {"items": [summary(s) for s in studies], "total": total}
+
+
+def get_study(ctx: RequestContext, study_uid: str) -> dict:
+    principal = ctx.require_principal()
+    require_patient_data_access(principal)
+    study = study_for(ctx.db, principal, study_uid, Action.READ)
+    audit.record(ctx.db, "study_view", actor_id=principal.user_id, client_ip=ctx.client_ip,
+                 target=f"study:{study.study_uid}", details={"what": "summary"})
+    return summary(study)
+
+
+def delete_study(ctx: RequestContext, study_uid: str) -> None:
+    """Remove the study from the archive and the index; dropping its row destroys its data key."""
+    principal = ctx.require_principal()
+    require_patient_data_access(principal)
+    study = study_for(ctx.db, principal, study_uid, Action.DELETE)
+    passwords.require_password(ctx, ctx.db.get(User, principal.user_id), ctx.body["password"])
+    orthanc().delete_study(study.study_uid)
+    ctx.db.execute(delete(Study).where(Study.id == study.id))
+    audit.record(ctx.db, "study_deleted", actor_id=principal.user_id, client_ip=ctx.client_ip,
+                 target=f"study:{study.study_uid}")

@@ -1,0 +1,96 @@
+// MedCloudCare's OHIF app config: scripts/install copies it over the default app-config.js of @ohif/app's dist.
+/** @type {AppTypes.Config} */
+
+// The viewer lives at /viewer on the platform origin and reads studies only from the platform's
+// DICOMweb gateway at /dicom-web on the same origin. Same-origin requests carry the user's
+// session cookie, so no token ever appears in a URL or a header set here. Nothing is loaded from
+// any other origin (no CDN, analytics, remote translations or remote customizations).
+
+// The portal links a study as /viewer?StudyInstanceUIDs=<uid>; OHIF's viewer mode route is
+// <routerBasename>/viewer, so the link is rewritten before OHIF's router starts (no reload).
+// A bare /viewer has nothing to show: the portal's study list is the place to pick a study.
+(function routePlatformLinks() {
+  const path = window.location.pathname.replace(/\/+$/, '');
+  if (path !== '/viewer') {
+    return;
+  }
+  if (new URLSearchParams(window.location.search).has('StudyInstanceUIDs')) {
+    window.history.replaceState(null, '', '/viewer/viewer' + window.location.search);
+  } else {
+    window.location.replace('/');
+  }
+})();
+
+window.config = {
+  name: 'medcloudcare',
+  routerBasename: '/viewer',
+  extensions: [],
+  modes: [],
+  customizationService: {},
+  // The portal has its own study list (with the platform's filters and sharing).
+  showStudyList: false,
+  maxNumberOfWebWorkers: 3,
+  showWarningMessageForCrossOrigin: true,
+  showCPUFallbackMessage: true,
+  showLoadingIndicator: true,
+  strictZSpacingForVolumeViewport: true,
+  groupEnabledModesFirst: true,
+  allowMultiSelectExport: false,
+  maxNumRequests: {
+    interaction: 100,
+    thumbnail: 5,
+    prefetch: 25,
+  },
+  // Stack traces are for developers, not for the people reading studies.
+  showErrorDetails: 'dev',
+  // The header's logo leads back to the portal (the viewer has no study list of its own).
+  whiteLabeling: {
+    createLogoComponentFn: React =>
+      React.createElement(
+        'a',
+        { href: '/', className: 'text-primary text-lg font-semibold', title: 'Back to your studies' },
+        'MedCloudCare'
+      ),
+  },
+  defaultDataSourceName: 'dicomweb',
+  dataSources: [
+    {
+      namespace: '@ohif/extension-default.dataSourcesModule.dicomweb',
+      sourceName: 'dicomweb',
+      configuration: {
+        friendlyName: 'MedCloudCare',
+        name: 'medcloudcare',
+        // Relative to the page's origin: the gateway authorises each request by the session cookie.
+        qidoRoot: '/dicom-web',
+        wadoRoot: '/dicom-web',
+        wadoUriRoot: '/dicom-web',
+        // OHIF 3.13 stores (e.g. measurement reports) through wadoRoot; stowRoot says the same.
+        stowRoot: '/dicom-web',
+        qidoSupportsIncludeField: true,
+        supportsReject: false,
+        supportsFuzzyMatching: true,
+        supportsWildcard: true,
+        imageRendering: 'wadors',
+        thumbnailRendering: 'wadors',
+        enableStudyLazyLoad: true,
+        // The gateway is a full DICOMweb server, not a static file tree.
+        staticWado: false,
+        // Bulk data (e.g. large private attributes) is fetched on demand through the gateway.
+        bulkDataURI: {
+          enabled: true,
+          relativeResolution: 'studies',
+        },
+        // Frames are asked for as `multipart/related; type=application/octet-stream; transfer-syntax=*`
+        // (parameters unquoted, as OHIF's own default config does), in the stored transfer syntax.
+        omitQuotationForMultipartRequest: true,
+      },
+    },
+  ],
+  // A lapsed session: sign in again and come back to the same study.
+  httpErrorHandler: error => {
+    if (error && error.status === 401) {
+      const here = window.location.pathname + window.location.search;
+      window.location.assign('/signin?next=' + encodeURIComponent(here));
+    }
+  },
+};
