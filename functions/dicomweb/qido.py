@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from functions.common import audit
+from functions.common import audit, pseudonyms
 from functions.common.authz import Action, require_patient_data_access, study_for, visible_studies
 from functions.common.crypto import WrappedKey, envelope, open_with_key
 from functions.common.errors import ValidationFailed
@@ -16,7 +16,6 @@ from functions.common.http import RequestContext
 from functions.common.index import Instance, Series, Study
 from functions.common.orthanc import orthanc
 from functions.common.study_query import StudyFilter, apply, originals, page, parse_dicom_date_range
-from functions.dicomweb import phi
 
 STUDY_KEYS = {"PatientName", "00100010", "PatientID", "00100020", "StudyDate", "00080020", "ModalitiesInStudy",
               "00080061", "StudyInstanceUID", "0020000D", "limit", "offset", "includefield", "fuzzymatching"}
@@ -63,7 +62,7 @@ def study_json(study: Study) -> dict[str, Any]:
     for tag, vr in (("00100010", "PN"), ("00100020", "LO"), ("00100030", "DA"), ("00080050", "SH"),
                     ("00080090", "PN")):
         item[tag] = {"vr": vr}
-    return phi.restore_json(item, {t: v for t, v in originals(study).items() if t in item})
+    return pseudonyms.restore_json(item, {t: v for t, v in originals(study).items() if t in item})
 
 
 def search_studies(ctx: RequestContext) -> list[dict[str, Any]]:
@@ -101,7 +100,7 @@ def restore_items(ctx: RequestContext, study: Study, items: list[dict[str, Any]]
     for item in items:
         uid = item.get("00080018", {}).get("Value", [None])[0]
         source = per_instance.get(uid, study_level)
-        present = {t for t in phi.TAGS if t in item}
+        present = {t for t in pseudonyms.TAGS if t in item}
         for tag in present:
             item.pop(tag)
         item.update({t: v for t, v in source.items() if t in present or uid in per_instance})

@@ -13,14 +13,13 @@ import flask
 import pydicom
 from sqlalchemy import select
 
-from functions.common import audit
+from functions.common import audit, pseudonyms
 from functions.common.authz import Action, require_patient_data_access, study_for
 from functions.common.crypto import WrappedKey, envelope, open_with_key
 from functions.common.errors import NotFound, ValidationFailed
 from functions.common.http import RequestContext
 from functions.common.index import Instance, Series, Study
 from functions.common.orthanc import orthanc
-from functions.dicomweb import phi
 from functions.dicomweb.qido import restore_items
 
 STREAM_CHUNK = 256 * 1024
@@ -88,7 +87,7 @@ def retrieve(ctx: RequestContext, study_uid: str, series_uid: str | None = None,
             raw = client.request("GET", f"/instances/{orthanc_id}/file").content
             ds = pydicom.dcmread(io.BytesIO(raw))
             originals = json.loads(open_with_key(key, sealed, aad=f"{study.study_uid}/{uid}".encode()))
-            phi.restore_dataset(ds, originals)
+            pseudonyms.restore_dataset(ds, originals)
             out = io.BytesIO()
             ds.save_as(out, enforce_file_format=True)
             yield f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()

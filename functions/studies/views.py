@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functions.common.http import PASSWORD, Api, RequestContext, json_schema
-from functions.studies import service
+from functions.studies import archive_import, service
 
 api = Api("studies", prefix="/api/studies", title="MedCloudCare studies")
 
@@ -11,6 +11,12 @@ api = Api("studies", prefix="/api/studies", title="MedCloudCare studies")
 @api.route("", summary="List the studies the caller may see (filters, sort, paging, total)")
 def list_studies(ctx: RequestContext):
     return service.list_studies(ctx)
+
+
+@api.route("/import", ("POST",), summary="Import a zip archive of DICOM files (application/zip)",
+           max_body=8 * 1024 * 1024 * 1024)
+def import_archive(ctx: RequestContext):
+    return archive_import.import_zip(ctx)
 
 
 @api.route("/<study_uid>", summary="One study's summary")

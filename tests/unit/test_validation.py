@@ -20,7 +20,7 @@ from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate, encapsulate_extended
 from pydicom.uid import JPEGLSLossless, RLELossless
 
-from functions.dicomweb.validation import (
+from functions.common.validation import (
     DEFAULT_TRANSFER_SYNTAXES,
     FailureReason,
     InstanceRejected,

@@ -1,0 +1,108 @@
+"""Import a zip of DICOM files: the archive is checked whole before anything is stored
+(zip bombs, path traversal, corruption), then each file goes through the same ingest as STOW."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import tempfile
+import zipfile
+import zlib
+from typing import IO
+
+from functions.common.authz import require_patient_data_access
+from functions.common.errors import LengthRequired, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from functions.common.http import RequestContext
+from functions.common.ingest import store_dataset
+from functions.common.validation import InstanceRejected, check_instance, parse_part10
+
+log = logging.getLogger(__name__)
+
+MAX_ENTRIES = 20_000
+MAX_RATIO = 100  # uncompressed / compressed, per file: DICOM compresses far less than this
+SKIPPED = ("__MACOSX/",)
+SKIPPED_NAMES = {"DICOMDIR", ".DS_Store", "Thumbs.db"}
+
+
+def _bad(message: str) -> ValidationFailed:
+    return ValidationFailed(f"The archive was refused and nothing was stored: {message}.", code="bad_archive",
+                            errors=[{"field": "archive", "message": message}])
+
+
+def _spool(ctx: RequestContext) -> IO[bytes]:
+    limit = ctx.settings.max_stow_bytes
+    length = ctx.request.content_length
+    if length is None:
+        raise LengthRequired("Send a Content-Length header with the archive.")
+    if length > limit:
+        raise PayloadTooLarge(f"The archive is larger than {limit} bytes.")
+    spool = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)
+    copied = 0
+    while chunk := ctx.request.stream.read(1 << 20):
+        copied += len(chunk)
+        if copied > limit:
+            raise PayloadTooLarge(f"The archive is larger than {limit} bytes.")
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+def _members(archive: zipfile.ZipFile, *, max_file: int, max_total: int) -> list[zipfile.ZipInfo]:
+    """The files to import, after checking every entry of the archive."""
+    infos = archive.infolist()
+    if len(infos) > MAX_ENTRIES:
+        raise _bad(f"it has more than {MAX_ENTRIES} entries")
+    members, total = [], 0
+    for info in infos:
+        name = info.filename
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":"):
+            raise _bad(f"the entry name {name!r} points outside the archive")
+        if info.is_dir() or name.startswith(SKIPPED) or posixpath.basename(name) in SKIPPED_NAMES:
+            continue
+        if info.flag_bits & 0x1:
+            raise _bad(f"{name!r} is encrypted")
+        if info.file_size > max_file:
+            raise _bad(f"{name!r} is larger than {max_file} bytes")
+        if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+            raise _bad(f"{name!r} expands more than {MAX_RATIO}× (a zip bomb?)")
+        total += info.file_size
+        if total > max_total:
+            raise _bad(f"its contents are larger than {max_total} bytes")
+        members.append(info)
+    if not members:
+        raise _bad("it contains no files")
+    return members
+
+
+def import_zip(ctx: RequestContext) -> dict:
+    principal = ctx.require_principal()
+    require_patient_data_access(principal)
+    if ctx.request.mimetype not in ("application/zip", "application/x-zip-compressed"):
+        raise UnsupportedMediaType("Send the archive as application/zip.")
+    settings = ctx.settings
+    with _spool(ctx) as spool:
+        try:
+            archive = zipfile.ZipFile(spool)
+            members = _members(archive, max_file=settings.max_instance_bytes, max_total=settings.max_stow_bytes)
+            bad = archive.testzip()  # reads every member: CRCs and real sizes, before anything is stored
+        except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+            raise _bad(f"it is not a readable zip file ({e})") from None
+        if bad is not None:
+            raise _bad(f"{bad!r} is corrupt")
+        stored, failed = [], []
+        for info in members:
+            with archive.open(info) as f:
+                data = f.read(info.file_size + 1)
+            try:
+                if len(data) != info.file_size:
+                    raise InstanceRejected(0xA700, "the file's real size differs from the archive's listing")
+                ds = parse_part10(data)
+                check_instance(ds)
+                study_uid = store_dataset(ctx.db, owner_id=principal.user_id, ds=ds, client_ip=ctx.client_ip)
+                stored.append({"file": info.filename, "study_uid": study_uid, "sop_instance_uid": ds.SOPInstanceUID})
+            except InstanceRejected as e:
+                ctx.db.rollback()
+                failed.append({"file": info.filename, "reason_code": int(e.failure_reason), "message": e.message})
+    log.info("archive imported", extra={"stored": len(stored), "failed": len(failed)})
+    return {"stored": stored, "failed": failed}
