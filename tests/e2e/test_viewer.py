@@ -4,127 +4,56 @@ from __future__ import annotations
 
 import io
 import logging
-import threading
+import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 import requests
 from mcc_local import origin as origin_module
-from mcc_local.dicomgen import Patient, ct_series, to_bytes
-from mcc_local.orthanc import OrthancServer
-from mcc_local.procs import free_port
-from mcc_local.tls import ensure_self_signed_cert
+from mcc_local.dicomgen import Patient, ct_series
 from PIL import Image
 from playwright.sync_api import Browser, Page
-from pydicom.uid import JPEGLSLossless
-from werkzeug.serving import make_server
+
+from tests.support.api_client import AccountFactory, Mailbox
+from tests.support.dicomweb import stow
 
 logger = logging.getLogger(__name__)
 
 VIEWER_DIST = origin_module.ROOT / "web" / "ohif-dist"
-pytestmark = [
-    pytest.mark.skipif(not Path("/usr/sbin/Orthanc").exists(), reason="Orthanc is not installed (run scripts/install)"),
-    pytest.mark.skipif(not (VIEWER_DIST / "index.html").is_file(), reason="OHIF is not installed (run scripts/install)"),
-]
-
 SLICES = 20
-
-
-@dataclass
-class ProxiedRequest:
-    method: str
-    path: str
-    accept: str
-    status: int = 0
-    content_type: str = ""
-
-
-@dataclass
-class DicomWebStandIn:
-    """TEMPORARY TEST STAND-IN for the dicomweb gateway (functions/dicomweb), which is not written yet.
-
-    It forwards reads of /dicom-web/* to Orthanc's DICOMweb with Orthanc's credentials and authorises
-    nothing; every other path goes to the platform's real origin. It logs what OHIF asks for, so
-    the gateway can be checked against it. Replace it with the real origin (and a signed-in user)
-    once the gateway exists.
-    """
-
-    origin: Callable
-    orthanc: OrthancServer
-    log: list[ProxiedRequest] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.session = requests.Session()
-        self.session.auth = self.orthanc.credentials
-
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if not path.startswith("/dicom-web/"):
-            return self.origin(environ, start_response)
-        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
-            start_response("405 Method Not Allowed", [("Content-Length", "0")])
-            return [b""]
-        query = environ.get("QUERY_STRING", "")
-        entry = ProxiedRequest(environ["REQUEST_METHOD"], path + (f"?{query}" if query else ""),
-                               environ.get("HTTP_ACCEPT", ""))
-        self.log.append(entry)
-        # Orthanc writes absolute BulkDataURIs from these, so they name the public origin.
-        headers = {"Accept": entry.accept, "Accept-Encoding": "identity", "Host": environ["HTTP_HOST"],
-                   "Forwarded": f"proto=https;host={environ['HTTP_HOST']}"}
-        upstream = self.session.request(entry.method, self.orthanc.url + entry.path, headers=headers,
-                                        stream=True, timeout=30)
-        entry.status, entry.content_type = upstream.status_code, upstream.headers.get("Content-Type", "")
-        passed = [(k, v) for k, v in upstream.headers.items() if k.lower() in ("content-type", "content-length")]
-        start_response(f"{upstream.status_code} {upstream.reason}", passed)
-        return upstream.iter_content(1 << 16)
-
-
-@pytest.fixture(scope="module")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]:
-    # Stored JPEG-LS compressed, so OHIF decodes frames with its WebAssembly codec in a worker:
-    # the viewer's CSP must allow that, not only the easy uncompressed case.
-    server = OrthancServer(tmp_path_factory.mktemp("orthanc"), port=free_port(),
-                           extra_config={"IngestTranscoding": JPEGLSLossless})
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def study_uid(orthanc: OrthancServer) -> str:
-    """A synthetic chest CT (body, lungs, spine and ribs in HU) stored in Orthanc."""
-    series = ct_series(Patient(name="VIEWER^TEST", patient_id="MCC-VIEW-1"), slices=SLICES)
-    for ds in series:
-        requests.post(f"{orthanc.url}/instances", data=to_bytes(ds), auth=orthanc.credentials,
-                      timeout=10).raise_for_status()
-    return str(series[0].StudyInstanceUID)
 
 
 @dataclass
 class Platform:
     url: str
-    standin: DicomWebStandIn
     ca: Path
+    cookies: list[dict]
 
 
 @pytest.fixture(scope="module")
-def platform(orthanc: OrthancServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    """HTTPS on loopback: the real origin (viewer + portal, no functions) behind the DICOMweb stand-in."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(origin_module, "FUNCTIONS", {})  # the stand-in replaces /dicom-web; nothing else is needed
-        app = DicomWebStandIn(origin_module.Origin(origin_module.ROOT / "web" / "dist", VIEWER_DIST), orthanc)
-    cert, key = ensure_self_signed_cert(tmp_path_factory.mktemp("tls"), ["localhost"])
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=(str(cert), str(key)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Platform(f"https://localhost:{port}", app, cert)
-    server.shutdown()
+def platform(origin: str, smtp) -> Platform:
+    """The real origin (gateway, functions, viewer) with a signed-in, approved health professional."""
+    account = AccountFactory(origin, Mailbox(smtp), ca=os.environ["MCC_TEST_CA"]).create("health_professional")
+    host = urlparse(origin).hostname
+    cookies = [{"name": c.name, "value": c.value, "domain": host, "path": c.path, "secure": True,
+                "httpOnly": c.name != "mcc_csrf", "sameSite": "Strict"} for c in account.client.cookies]
+    platform = Platform(origin, Path(account.client.verify), cookies)
+    platform.client = account.client
+    return platform
+
+
+@pytest.fixture(scope="module")
+def study_uid(platform: Platform) -> str:
+    """A synthetic chest CT (body, lungs, spine and ribs in HU) stored through the gateway's STOW-RS."""
+    series = ct_series(Patient(name="VIEWER^TEST", patient_id="MCC-VIEW-1"), slices=SLICES)
+    r = stow(platform.client, series)
+    assert r.status_code == 200, r.text
+    return str(series[0].StudyInstanceUID)
 
 
 def _viewport_pixels(page: Page, timeout: float = 40.0) -> np.ndarray:
@@ -153,6 +82,7 @@ class Visit:
     url: str
     pixels: np.ndarray
     requested: list[str]
+    answered: list[tuple[str, int]]
     console: list[str]
     screenshot: Path
 
@@ -161,8 +91,11 @@ class Visit:
 def visit(browser: Browser, platform: Platform, study_uid: str, tmp_path_factory: pytest.TempPathFactory) -> Visit:
     """Open the portal's link to the study, /viewer?StudyInstanceUIDs=…, and wait for the image."""
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+    context.add_cookies(platform.cookies)
     requested: list[str] = []
+    answered: list[tuple[str, int]] = []
     context.on("request", lambda request: requested.append(request.url))  # workers' requests included
+    context.on("response", lambda response: answered.append((response.url, response.status)))
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
@@ -175,10 +108,7 @@ def visit(browser: Browser, platform: Platform, study_uid: str, tmp_path_factory
     finally:
         context.close()
     logger.info("screenshot: %s", screenshot)
-    for entry in platform.standin.log:
-        logger.info("OHIF → gateway: %s %s | Accept: %s → %s %s", entry.method, entry.path, entry.accept,
-                    entry.status, entry.content_type)
-    return Visit(url, pixels, requested, console, screenshot)
+    return Visit(url, pixels, requested, answered, console, screenshot)
 
 
 def test_viewer_shows_the_ct_study_read_through_dicomweb(visit: Visit, platform: Platform) -> None:
@@ -195,10 +125,9 @@ def test_viewer_shows_the_ct_study_read_through_dicomweb(visit: Visit, platform:
     assert bone[:, 0].mean() > body[:, 0].mean(), "the spine is not at the back: wrong image or orientation"
 
     assert visit.url.startswith(f"{platform.url}/viewer/viewer?StudyInstanceUIDs="), visit.url
-    log = platform.standin.log
-    assert any(e.path.endswith("/frames/1") for e in log), "OHIF fetched no frame through /dicom-web"
-    assert all(e.status == 200 for e in log), [(e.path, e.status) for e in log if e.status != 200]
-    assert any(u.endswith(".wasm") for u in visit.requested), "no codec ran: the JPEG-LS frames were not decoded"
+    gateway = [(u, status) for u, status in visit.answered if "/dicom-web/" in u]
+    assert any(u.endswith("/frames/1") for u, _ in gateway), "OHIF fetched no frame through the gateway"
+    assert all(status == 200 for _, status in gateway), [(u, s) for u, s in gateway if s != 200]
 
 
 def test_viewer_loads_nothing_from_other_origins_and_breaks_no_csp_rule(visit: Visit, platform: Platform) -> None:
