@@ -27,9 +27,6 @@ PIXEL_RUN = PIXEL_PATTERN * 4  # 32 bytes: no ciphertext contains this by chance
 SECRETS = (PATIENT_NAME.encode(), b"ZZTOP", PATIENT_ID.encode(), PIXEL_RUN)
 DICOM = 1  # Orthanc's content type of the DICOM file itself.
 
-needs_orthanc = pytest.mark.skipif(
-    not Path("/usr/sbin/Orthanc").exists(), reason="Orthanc is not installed (run scripts/install)"
-)
 
 
 def make_instance() -> bytes:
@@ -230,7 +227,6 @@ def fresh_archive(tmp_path: Path) -> Iterator[Archive]:
     running.server.stop()
 
 
-@needs_orthanc
 def test_orthanc_returns_the_uploaded_instance_byte_identical(
     archive: Archive, instance: tuple[str, bytes]
 ) -> None:
@@ -241,7 +237,6 @@ def test_orthanc_returns_the_uploaded_instance_byte_identical(
     assert response.content == data
 
 
-@needs_orthanc
 def test_orthanc_renders_the_instance_as_png(archive: Archive, instance: tuple[str, bytes]) -> None:
     response = archive.get(f"/instances/{instance[0]}/preview")
     assert response.status_code == 200
@@ -249,7 +244,6 @@ def test_orthanc_renders_the_instance_as_png(archive: Archive, instance: tuple[s
     assert response.content.startswith(b"\x89PNG\r\n\x1a\n")
 
 
-@needs_orthanc
 def test_dicomweb_finds_the_study(archive: Archive, instance: tuple[str, bytes]) -> None:
     study_uid = archive.get(f"/instances/{instance[0]}/tags?simplify").json()["StudyInstanceUID"]
     response = archive.get(
@@ -259,7 +253,6 @@ def test_dicomweb_finds_the_study(archive: Archive, instance: tuple[str, bytes])
     assert study_uid in [study["0020000D"]["Value"][0] for study in response.json()]
 
 
-@needs_orthanc
 def test_no_stored_file_holds_the_patient_name_id_or_pixels(
     archive: Archive, instance: tuple[str, bytes]
 ) -> None:
@@ -277,7 +270,6 @@ def test_no_stored_file_holds_the_patient_name_id_or_pixels(
         assert not leaked, f"{path} holds {leaked}"
 
 
-@needs_orthanc
 def test_orthanc_writes_attachments_only_through_the_plugin(
     archive: Archive, instance: tuple[str, bytes]
 ) -> None:
@@ -290,7 +282,6 @@ def test_orthanc_writes_attachments_only_through_the_plugin(
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-@needs_orthanc
 def test_uploading_the_same_content_again_stores_different_ciphertext(archive: Archive) -> None:
     data = make_instance()
     first_id = archive.upload(data)
@@ -303,7 +294,6 @@ def test_uploading_the_same_content_again_stores_different_ciphertext(archive: A
     assert archive.get(f"/instances/{second_id}/file").content == data
 
 
-@needs_orthanc
 def test_delete_removes_the_stored_files(archive: Archive) -> None:
     instance_id = archive.upload(make_instance())
     paths = archive.stored_files(instance_id).values()
@@ -313,7 +303,6 @@ def test_delete_removes_the_stored_files(archive: Archive) -> None:
     assert archive.get(f"/instances/{instance_id}/file").status_code == 404
 
 
-@needs_orthanc
 def test_after_kek_rotation_and_restart_old_instances_read_and_new_use_the_new_key(
     fresh_archive: Archive,
 ) -> None:
@@ -330,7 +319,6 @@ def test_after_kek_rotation_and_restart_old_instances_read_and_new_use_the_new_k
     assert Envelope.kek_id_of(fresh_archive.dicom_file(new_id).read_bytes()) == new_kek != old_kek
 
 
-@needs_orthanc
 def test_tampered_file_makes_orthanc_fail_instead_of_answering_altered_data(
     fresh_archive: Archive,
 ) -> None:
@@ -350,7 +338,6 @@ def test_tampered_file_makes_orthanc_fail_instead_of_answering_altered_data(
     assert "encrypted storage: cannot read" in log and "tampered" in log
 
 
-@needs_orthanc
 def test_orthanc_refuses_to_start_when_the_plugin_has_no_configuration(tmp_path: Path) -> None:
     server = OrthancServer(tmp_path, port=free_port(), python_script=STORAGE_PLUGIN)
     with pytest.raises(OrthancError, match="did not become ready"):

@@ -15,11 +15,6 @@ import pytest
 from mcc_local.postgres import PostgresCluster, PostgresError
 from mcc_local.procs import free_port
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("pg_config") or list(Path("/usr/lib/postgresql").glob("*/bin/initdb"))),
-    reason="PostgreSQL server binaries are not installed (run scripts/install)",
-)
-
 DB, OWNER, PASSWORD = "mcc_test", "mcc_app", "correct horse battery staple"
 
 
