@@ -122,6 +122,7 @@ class Platform:
                                     request_handler=PathOnlyRequestLog)
         threading.Thread(target=self.redirect.serve_forever, daemon=True).start()
         logins = self.demo_accounts()
+        self.demo_study(dict((role, email) for role, email, _ in logins)["health_professional"])
         self._announce(cert, logins)
 
     def _tls(self) -> tuple[Path, Path]:
@@ -144,6 +145,29 @@ class Platform:
                                          email_verified=True, status="active")
                 logins.append((role, email, password))
         return logins
+
+    def demo_study(self, owner_email: str) -> None:
+        """Load a generated 64-slice chest CT for the demo health professional, once."""
+        from sqlalchemy import func, select
+
+        from functions.auth import accounts
+        from functions.common import db
+        from functions.common.index import Study
+        from functions.common.ingest import store_dataset
+        from functions.common.validation import check_instance, parse_part10
+        from mcc_local.dicomgen import Patient, ct_series, to_bytes
+
+        with db.session_scope() as session:
+            owner = accounts.by_email(session, owner_email)
+            if session.scalar(select(func.count()).select_from(Study).where(Study.owner_id == owner.id)):
+                return
+            patient = Patient(name="DEMO^CHEST^CT", patient_id="MCC-DEMO-0001", birth_date="19650412", sex="F",
+                              accession="DEMO0001")
+            for ds in ct_series(patient, slices=64, rows=256, columns=256, study_date="20260115"):
+                parsed = parse_part10(to_bytes(ds))
+                check_instance(parsed)
+                store_dataset(session, owner_id=owner.id, ds=parsed, client_ip=None)
+        log.info("demo study loaded for %s", owner_email)
 
     def _announce(self, cert: Path, logins: list[tuple[str, str, str]]) -> None:
         lines = [
@@ -176,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd chatter; the sink logs links itself
     platform = Platform(Path(os.environ.get("MCC_STATE_DIR", ROOT / "var")), Ports.from_env())
     if args.command == "down":
         platform.down()
