@@ -175,3 +175,26 @@ def test_an_instance_whose_study_differs_from_the_url_is_refused(doctor):
     r = stow(doctor.client, [ds], study_uid="1.2.826.0.1.3680043.8.498.1")
     assert r.status_code == 409
     assert r.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0xA900]
+
+
+@pytest.mark.parametrize("suffix", ["rendered", "thumbnail"])
+def test_rendered_and_thumbnail_images_come_through(doctor, uploaded, suffix):
+    sop = uploaded["series"][0].SOPInstanceUID
+    r = doctor.client.get(f"/dicom-web/studies/{uploaded['study_uid']}/series/{uploaded['series_uid']}"
+                          f"/instances/{sop}/{suffix}", headers={"Accept": "image/jpeg"})
+    assert r.status_code == 200, r.text[:200]
+    assert r.headers["Content-Type"].startswith("image/jpeg")
+    assert r.content[:3] == b"\xff\xd8\xff"
+
+
+def test_every_study_access_is_audited(doctor, uploaded):
+    from sqlalchemy import select
+
+    from functions.common import db
+    from functions.common.models import AuditEvent
+
+    doctor.client.get(f"/dicom-web/studies/{uploaded['study_uid']}/metadata")
+    with db.session_scope() as session:
+        actions = set(session.scalars(select(AuditEvent.action).where(
+            AuditEvent.target == f"study:{uploaded['study_uid']}")))
+    assert {"study_store", "study_view"} <= actions
