@@ -16,15 +16,12 @@ from sqlalchemy.orm import Session
 
 from functions.common import audit
 from functions.common.blind_index import name_tokens
-from functions.common.crypto import WrappedKey, envelope, keyed_hash, seal_with_key
+from functions.common.crypto import envelope, keyed_hash, seal_with_key
 from functions.common.index import Instance, Patient, Series, Study
 from functions.common.orthanc import orthanc
 from functions.common.pseudonyms import deidentify
+from functions.common.study_query import study_key
 from functions.common.validation import FailureReason, InstanceRejected
-
-
-def _study_key(study: Study) -> bytes:
-    return envelope().unwrap(WrappedKey(study.key_kek_id, study.key_wrapped))
 
 
 def _locked_study(db: Session, owner_id: uuid.UUID, ds: Dataset) -> Study:
@@ -69,7 +66,7 @@ def store_dataset(db: Session, *, owner_id: uuid.UUID, ds: Dataset, client_ip: s
             raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS, "this SOPInstanceUID is already stored in another study")
         db.commit()  # a retry of an instance already stored: success, nothing to do
         return study.study_uid
-    key = _study_key(study)
+    key = study_key(study)
     originals = deidentify(ds)
     aad = f"{study.study_uid}/{sop_uid}".encode()
     sealed = seal_with_key(key, json.dumps(originals).encode(), aad=aad)

@@ -87,9 +87,14 @@ def page(db, query: Select, *, sort: str, limit: int, offset: int, with_total: b
     return list(rows), total
 
 
+def study_key(study: Study) -> bytes:
+    """The study's data key, unwrapped by the key-encryption key that wrapped it."""
+    return envelope().unwrap(WrappedKey(study.key_kek_id, study.key_wrapped))
+
+
 def originals(study: Study) -> dict[str, Any]:
     """The study-level original identifying attributes (DICOM JSON by tag), for authorised readers."""
     if study.originals_enc is None:
         return {}
-    key = envelope().unwrap(WrappedKey(study.key_kek_id, study.key_wrapped))
+    key = study_key(study)
     return json.loads(open_with_key(key, study.originals_enc, aad=study.study_uid.encode()))

@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from functions.common import audit, pseudonyms
 from functions.common.authz import Action, require_patient_data_access, study_for, visible_studies
-from functions.common.crypto import WrappedKey, envelope, open_with_key
+from functions.common.crypto import open_with_key
 from functions.common.errors import ValidationFailed
 from functions.common.http import RequestContext
 from functions.common.index import Instance, Series, Study
 from functions.common.orthanc import orthanc
-from functions.common.study_query import StudyFilter, apply, originals, page, parse_dicom_date_range
+from functions.common.study_query import StudyFilter, apply, originals, page, parse_dicom_date_range, study_key
 
 STUDY_KEYS = {"PatientName", "00100010", "PatientID", "00100020", "StudyDate", "00080020", "ModalitiesInStudy",
               "00080061", "StudyInstanceUID", "0020000D", "limit", "offset", "includefield", "fuzzymatching"}
@@ -86,7 +86,7 @@ def search_studies(ctx: RequestContext) -> list[dict[str, Any]]:
 
 def _instance_originals(ctx: RequestContext, study: Study, sop_uids: list[str]) -> dict[str, dict]:
     """Per-instance original attributes, decrypted with the study's key."""
-    key = envelope().unwrap(WrappedKey(study.key_kek_id, study.key_wrapped))
+    key = study_key(study)
     rows = ctx.db.execute(select(Instance.sop_uid, Instance.originals_enc).join(Series)
                           .where(Series.study_pk == study.id, Instance.sop_uid.in_(sop_uids)))
     return {uid: json.loads(open_with_key(key, blob, aad=f"{study.study_uid}/{uid}".encode())) for uid, blob in rows}

@@ -15,11 +15,12 @@ from sqlalchemy import select
 
 from functions.common import audit, pseudonyms
 from functions.common.authz import Action, require_patient_data_access, study_for
-from functions.common.crypto import WrappedKey, envelope, open_with_key
+from functions.common.crypto import open_with_key
 from functions.common.errors import NotFound, ValidationFailed
 from functions.common.http import RequestContext
 from functions.common.index import Instance, Series, Study
 from functions.common.orthanc import orthanc
+from functions.common.study_query import study_key
 from functions.dicomweb.qido import restore_items
 
 STREAM_CHUNK = 256 * 1024
@@ -77,7 +78,7 @@ def retrieve(ctx: RequestContext, study_uid: str, series_uid: str | None = None,
                                      code="not_acceptable")
     study = _authorised(ctx, study_uid, "retrieve")
     instances = _instances(ctx, study, series_uid, sop_uid)
-    key = envelope().unwrap(WrappedKey(study.key_kek_id, study.key_wrapped))
+    key = study_key(study)
     boundary = uuid.uuid4().hex
     client = orthanc()
     work = [(i.orthanc_id, i.sop_uid, i.originals_enc) for i in instances]
