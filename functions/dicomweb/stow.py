@@ -80,7 +80,7 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
             ctx.db.rollback()
             item = _sop_item(sop_class, sop_uid)
             item["00081197"] = {"vr": "US", "Value": [int(e.failure_reason)]}
-            item["00000902"] = {"vr": "LO", "Value": [e.message[:64]]}  # ErrorComment: what was wrong
+            item["00000902"] = {"vr": "LO", "Value": [_short(e.message)]}  # ErrorComment: what was wrong
             result.failed.append(item)
             log.info("instance refused", extra={"reason": e.failure_reason})
     if not result.referenced and not result.failed:
@@ -89,3 +89,8 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
     return result.to_json(f"{settings.public_url}/dicom-web"), status
 
 
+def _short(message: str, limit: int = 64) -> str:
+    """ErrorComment is LO (64 characters): cut at a word, never mid-word."""
+    if len(message) <= limit:
+        return message
+    return message[: limit - 3].rsplit(" ", 1)[0].rstrip(",;:") + "..."

@@ -15,6 +15,7 @@ import { ProfilePage } from './pages/profile/ProfilePage';
 import { SignInPage } from './pages/signin/SignInPage';
 import { TwoFactorPage } from './pages/signin/TwoFactorPage';
 import { SignUpPage } from './pages/signup/SignUpPage';
+import { StudiesPage } from './pages/studies/StudiesPage';
 import { RequireAuth } from './session/RequireAuth';
 import { RequireRole } from './session/RequireRole';
 import { SessionProvider } from './session/SessionProvider';
@@ -37,6 +38,7 @@ export function App() {
           <Route element={<RequireAuth><AppLayout /></RequireAuth>}>
             <Route index element={<HomePage />} />
             <Route path="/profile" element={<ProfilePage />} />
+            <Route path="/studies" element={<StudiesPage />} />
             <Route path="/admin" element={<RequireRole role="admin"><Navigate to="/admin/users" replace /></RequireRole>} />
             <Route path="/admin/users" element={<RequireRole role="admin"><UsersPage /></RequireRole>} />
             <Route path="/admin/certificates" element={<RequireRole role="admin"><CertificatesPage /></RequireRole>} />

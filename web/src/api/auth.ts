@@ -57,7 +57,7 @@ export const regenerateRecoveryCodes = (body: { password: string; code: string }
 export function uploadCertificate(file: File, onProgress?: (fraction: number) => void) {
   const form = new FormData();
   form.append('file', file);
-  return upload<{ certificate: Certificate }>(`${AUTH}/certificate`, form, onProgress);
+  return upload<{ certificate: Certificate }>(`${AUTH}/certificate`, form, { onProgress });
 }
 
 // Admin

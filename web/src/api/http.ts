@@ -97,26 +97,65 @@ function fetchAttempt(method: HttpMethod, path: string, options: RequestOptions 
   };
 }
 
-function xhrAttempt(path: string, form: FormData, onProgress?: (fraction: number) => void): Attempt {
+/** How an upload is sent and which answers count as answers rather than problems. */
+export interface UploadOptions {
+  /** The body's media type; leave out for FormData (the browser adds the boundary). */
+  contentType?: string;
+  /** The Accept header; JSON and problem+json unless set. */
+  accept?: string;
+  /** Fraction of the body sent so far, 0–1. */
+  onProgress?: (fraction: number) => void;
+  /** Aborting stops the request; it then fails with code `aborted`. */
+  signal?: AbortSignal;
+  /** Error statuses whose non-problem body is the answer (STOW-RS 409: no instance stored, each one's reason). */
+  answerStatuses?: readonly number[];
+}
+
+export const ABORTED_CODE = 'aborted';
+
+function abortedError(): ApiError {
+  return new ApiError({ status: 0, code: ABORTED_CODE, detail: 'The upload was cancelled.' });
+}
+
+function xhrAttempt(path: string, body: FormData | Blob, options: UploadOptions): Attempt {
   return () =>
     new Promise<RawResponse>((resolve, reject) => {
+      const { signal, onProgress } = options;
+      if (signal?.aborted) {
+        reject(abortedError());
+        return;
+      }
       const xhr = new XMLHttpRequest();
       xhr.open('POST', buildUrl(path));
       xhr.withCredentials = true;
-      for (const [name, value] of Object.entries(baseHeaders('POST'))) xhr.setRequestHeader(name, value);
+      const headers = baseHeaders('POST');
+      if (options.accept) headers.Accept = options.accept;
+      if (options.contentType) headers['Content-Type'] = options.contentType;
+      for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
       xhr.upload.onprogress = (event: ProgressEvent) => {
         if (event.lengthComputable && event.total > 0) onProgress?.(event.loaded / event.total);
       };
-      xhr.onload = () =>
+      const onAbort = () => xhr.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => signal?.removeEventListener('abort', onAbort);
+      xhr.onload = () => {
+        settle();
         resolve({
           status: xhr.status,
           contentType: xhr.getResponseHeader('Content-Type') ?? '',
           text: xhr.responseText,
           retryAfter: xhr.getResponseHeader('Retry-After'),
         });
-      xhr.onerror = () => reject(networkError());
-      xhr.onabort = () => reject(networkError());
-      xhr.send(form);
+      };
+      xhr.onerror = () => {
+        settle();
+        reject(networkError());
+      };
+      xhr.onabort = () => {
+        settle();
+        reject(signal?.aborted ? abortedError() : networkError());
+      };
+      xhr.send(body);
     });
 }
 
@@ -136,9 +175,11 @@ function isTokenExpired(raw: RawResponse): boolean {
   return typeof body === 'object' && body !== null && (body as { code?: unknown }).code === 'token_expired';
 }
 
-function decode<T>(raw: RawResponse): T {
+function decode<T>(raw: RawResponse, answerStatuses: readonly number[] = []): T {
   const body = parseBody(raw);
-  if (raw.status >= 400 || raw.status === 0) throw problemToError(raw.status, body, raw.retryAfter);
+  const failed = raw.status >= 400 || raw.status === 0;
+  const answer = answerStatuses.includes(raw.status) && !/problem\+json/i.test(raw.contentType);
+  if (failed && !answer) throw problemToError(raw.status, body, raw.retryAfter);
   return body as T;
 }
 
@@ -157,13 +198,13 @@ export function refreshSession(): Promise<void> {
 }
 
 /** Run an attempt; on 401 token_expired refresh once and retry once. */
-async function execute<T>(attempt: Attempt): Promise<T> {
+async function execute<T>(attempt: Attempt, answerStatuses?: readonly number[]): Promise<T> {
   let raw = await attempt();
   if (isTokenExpired(raw)) {
     await refreshSession();
     raw = await attempt();
   }
-  return decode<T>(raw);
+  return decode<T>(raw, answerStatuses);
 }
 
 /** Send a JSON (or multipart) request and decode the answer; failures throw ApiError. */
@@ -171,9 +212,12 @@ export function request<T>(method: HttpMethod, path: string, options: RequestOpt
   return execute<T>(fetchAttempt(method, path, options));
 }
 
-/** POST a multipart form with upload progress (XMLHttpRequest: fetch has no upload progress). */
-export function upload<T>(path: string, form: FormData, onProgress?: (fraction: number) => void): Promise<T> {
-  return execute<T>(xhrAttempt(path, form, onProgress));
+/**
+ * POST a form or a file-backed body with upload progress (XMLHttpRequest: fetch has no upload
+ * progress). A Blob made of File parts is read by the browser as it sends, never held whole.
+ */
+export function upload<T>(path: string, body: FormData | Blob, options: UploadOptions = {}): Promise<T> {
+  return execute<T>(xhrAttempt(path, body, options), options.answerStatuses);
 }
 
 export { ApiError };

@@ -1,4 +1,4 @@
-/** Types of the `auth` API contract (docs/api/auth.md). */
+/** Types of the API contract: `auth` (docs/api/auth.md) and `studies`. */
 
 export type Role = 'researcher' | 'health_professional' | 'admin';
 export type SignupRole = Exclude<Role, 'admin'>;
@@ -119,4 +119,57 @@ export interface ChainVerification {
   ok: boolean;
   checked: number;
   first_broken_id: string | number | null;
+}
+
+// Studies (GET/DELETE /api/studies, POST /api/studies/import)
+
+/** One study as the study list shows it; identifying values are the originals, for its authorised readers. */
+export interface StudySummary {
+  study_uid: string;
+  patient_name: string | null;
+  patient_id: string | null;
+  /** DICOM DA as stored, e.g. 19700101. */
+  patient_birth_date: string | null;
+  accession_number: string | null;
+  referring_physician: string | null;
+  /** ISO date, e.g. 2026-01-15. */
+  study_date: string | null;
+  modalities: string[];
+  description: string | null;
+  num_series: number;
+  num_instances: number;
+  uploaded_at: string | null;
+}
+
+/** date: newest study first; -date: oldest first; uploaded: most recently uploaded first. */
+export type StudySort = 'date' | '-date' | 'uploaded' | '-uploaded';
+
+export interface StudyQuery extends PageQuery {
+  patient_name?: string;
+  patient_id?: string;
+  modality?: string;
+  /** YYYY-MM-DD */
+  date_from?: string;
+  /** YYYY-MM-DD */
+  date_to?: string;
+  sort?: StudySort;
+}
+
+export interface ImportedInstance {
+  file: string;
+  study_uid: string;
+  sop_instance_uid: string;
+}
+
+export interface ImportFailure {
+  file: string;
+  /** A STOW-RS Failure Reason (e.g. 49152 = 0xC000) or a short code. */
+  reason_code: number | string | null;
+  message: string;
+}
+
+/** What a zip import stored and what it refused, file by file. */
+export interface ImportResult {
+  stored: ImportedInstance[];
+  failed: ImportFailure[];
 }

@@ -10,3 +10,8 @@ export function signInUrl(path: string): string {
   const next = safeNext(path, '');
   return next && next !== '/' ? `/signin?next=${encodeURIComponent(next)}` : '/signin';
 }
+
+/** Paths this origin serves outside the portal's router (the OHIF viewer, the API): reach them with a page load. */
+export function leavesPortal(path: string): boolean {
+  return /^\/(viewer|api)(?:[/?#]|$)/.test(path);
+}

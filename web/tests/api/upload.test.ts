@@ -1,66 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, auth, configureApi } from '../../src/api';
-
-/** The XMLHttpRequest surface the client uses; each instance replies with the next scripted answer. */
-interface Scripted {
-  status: number;
-  body: unknown;
-  contentType?: string;
-}
-
-class FakeXhr {
-  static instances: FakeXhr[] = [];
-  static replies: Scripted[] = [];
-  method = '';
-  url = '';
-  withCredentials = false;
-  headers: Record<string, string> = {};
-  sent: unknown = null;
-  status = 0;
-  responseText = '';
-  private responseType = '';
-  upload: { onprogress: ((event: ProgressEvent) => void) | null } = { onprogress: null };
-  onload: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  onabort: (() => void) | null = null;
-
-  constructor() {
-    FakeXhr.instances.push(this);
-  }
-  open(method: string, url: string) {
-    this.method = method;
-    this.url = url;
-  }
-  setRequestHeader(name: string, value: string) {
-    this.headers[name] = value;
-  }
-  getResponseHeader(name: string): string | null {
-    return name.toLowerCase() === 'content-type' ? this.responseType : null;
-  }
-  send(body: unknown) {
-    this.sent = body;
-    const reply = FakeXhr.replies.shift();
-    queueMicrotask(() => {
-      if (!reply) {
-        this.onerror?.();
-        return;
-      }
-      this.upload.onprogress?.({ lengthComputable: true, loaded: 50, total: 100 } as ProgressEvent);
-      this.upload.onprogress?.({ lengthComputable: true, loaded: 100, total: 100 } as ProgressEvent);
-      this.status = reply.status;
-      this.responseType = reply.contentType ?? 'application/json';
-      this.responseText = JSON.stringify(reply.body);
-      this.onload?.();
-    });
-  }
-}
+import { FakeXhr } from './fakeXhr';
 
 const certificate = { id: 'c1', status: 'pending', reason: null, uploaded_at: '2025-01-01T00:00:00Z' };
 const file = new File(['%PDF-1.4'], 'certificate.pdf', { type: 'application/pdf' });
 
 beforeEach(() => {
-  FakeXhr.instances = [];
-  FakeXhr.replies = [];
+  FakeXhr.reset();
   configureApi({ origin: '' });
   vi.stubGlobal('XMLHttpRequest', FakeXhr);
   vi.stubGlobal('document', { cookie: 'mcc_csrf=abc123' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { safeNext, signInUrl } from '../../src/lib/redirect';
+import { leavesPortal, safeNext, signInUrl } from '../../src/lib/redirect';
 
 describe('safeNext', () => {
   it('keeps a path on this origin', () => {
@@ -21,5 +21,18 @@ describe('signInUrl', () => {
 
   it('omits next for the home page', () => {
     expect(signInUrl('/')).toBe('/signin');
+  });
+});
+
+describe('leavesPortal', () => {
+  it.each(['/viewer?StudyInstanceUIDs=1.2.3', '/viewer/viewer?StudyInstanceUIDs=1.2.3', '/viewer', '/api/auth/oauth/x/start'])(
+    'is true for %s, served outside the router',
+    (path) => {
+      expect(leavesPortal(path)).toBe(true);
+    },
+  );
+
+  it.each(['/', '/studies?patient_name=doe', '/profile', '/viewers', '/apiary'])('is false for the portal page %s', (path) => {
+    expect(leavesPortal(path)).toBe(false);
   });
 });

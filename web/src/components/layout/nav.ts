@@ -1,4 +1,5 @@
 import type { Role } from '../../api';
+import { PATIENT_DATA_ROLES } from '../../lib/roles';
 
 export interface NavItem {
   to: string;
@@ -7,9 +8,10 @@ export interface NavItem {
   roles?: readonly Role[];
 }
 
-/** The main navigation. Later features (e.g. "Studies" at /studies) add their entry here. */
+/** The main navigation: one line per feature. */
 export const NAV_ITEMS: readonly NavItem[] = [
   { to: '/', label: 'Home' },
+  { to: '/studies', label: 'Studies', roles: PATIENT_DATA_ROLES },
   { to: '/admin/users', label: 'Users', roles: ['admin'] },
   { to: '/admin/certificates', label: 'Certificates', roles: ['admin'] },
   { to: '/admin/audit', label: 'Audit log', roles: ['admin'] },

@@ -1,6 +1,7 @@
 import { Link } from 'react-router-dom';
 import { Section } from '../../components/Section';
 import { ROLE_LABELS } from '../../lib/labels';
+import { hasPatientData } from '../../lib/roles';
 import { useTitle } from '../../lib/useTitle';
 import { useUser } from '../../session/context';
 import { AccountStatusBanner } from './AccountStatusBanner';
@@ -25,9 +26,14 @@ export function HomePage() {
       </header>
       <AccountStatusBanner user={user} />
       <div className="grid-2">
-        <Section title="Studies">
-          <p className="muted">Your imaging studies will appear here soon: upload, search and view them in the DICOM viewer.</p>
-        </Section>
+        {hasPatientData(user.role) && (
+          <Section title="Studies">
+            <p className="muted">Upload DICOM files, folders or zip archives, find studies by patient, date or modality, and read them in the DICOM viewer.</p>
+            <p>
+              <Link to="/studies">Go to your studies</Link>
+            </p>
+          </Section>
+        )}
         <Section title="Your account">
           <p className="muted">Manage your name, password, email address, two-factor authentication and sessions.</p>
           <p>

@@ -5,6 +5,7 @@ import { Alert } from '../../components/Alert';
 import { AuthCard } from '../../components/AuthCard';
 import { Button, FormError, TextField, splitErrors } from '../../components/form';
 import { safeNext } from '../../lib/redirect';
+import { useGoTo } from '../../lib/useGoTo';
 import { useAction } from '../../lib/useAction';
 import { useSession } from '../../session/context';
 import { OAuthButtons } from './OAuthButtons';
@@ -16,6 +17,7 @@ const OAUTH_ERRORS: Readonly<Record<string, string>> = {
 export function SignInPage() {
   const [params] = useSearchParams();
   const navigate = useNavigate();
+  const goTo = useGoTo();
   const { signedIn } = useSession();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -33,7 +35,7 @@ export function SignInPage() {
       return;
     }
     signedIn(result.value.user);
-    navigate(next, { replace: true });
+    goTo(next);
   }
 
   return (

@@ -1,9 +1,10 @@
 import { useState, type FormEvent } from 'react';
-import { Link, useNavigate, useSearchParams } from 'react-router-dom';
+import { Link, useSearchParams } from 'react-router-dom';
 import { auth } from '../../api';
 import { AuthCard } from '../../components/AuthCard';
 import { Button, FormError, TextField, splitErrors } from '../../components/form';
 import { safeNext } from '../../lib/redirect';
+import { useGoTo } from '../../lib/useGoTo';
 import { useAction } from '../../lib/useAction';
 import { useSession } from '../../session/context';
 
@@ -11,7 +12,7 @@ const CODE_ERRORS = ['invalid_code', 'code_replayed'] as const;
 
 export function TwoFactorPage() {
   const [params] = useSearchParams();
-  const navigate = useNavigate();
+  const goTo = useGoTo();
   const { signedIn } = useSession();
   const [useRecovery, setUseRecovery] = useState(false);
   const [code, setCode] = useState('');
@@ -25,7 +26,7 @@ export function TwoFactorPage() {
     const result = await run(() => auth.logInMfa(proof));
     if (!result.ok) return;
     signedIn(result.value.user);
-    navigate(safeNext(params.get('next')), { replace: true });
+    goTo(safeNext(params.get('next')));
   }
 
   function toggle() {

@@ -1,0 +1,121 @@
+import { useEffect, useState } from 'react';
+import { useSearchParams } from 'react-router-dom';
+import { studies, type StudySort, type StudySummary } from '../../api';
+import { Alert } from '../../components/Alert';
+import { Button, FormError, SelectField, splitErrors, type SelectOption } from '../../components/form';
+import { Loading } from '../../components/Loading';
+import { Pagination } from '../../components/Pagination';
+import { formatPersonName, plural } from '../../lib/format';
+import { useLoad } from '../../lib/useLoad';
+import { useTitle } from '../../lib/useTitle';
+import { DeleteStudyDialog } from './DeleteStudyDialog';
+import { hasFilters, listStateToParams, PAGE_SIZE, readListState, toStudyQuery, type StudyListState } from './query';
+import { StudyFilters } from './StudyFilters';
+import { StudyTable } from './StudyTable';
+import { UploadPanel } from './UploadPanel';
+
+const SORT_OPTIONS: readonly SelectOption<StudySort>[] = [
+  { value: 'date', label: 'Newest first' },
+  { value: '-date', label: 'Oldest first' },
+  { value: 'uploaded', label: 'Recently uploaded' },
+];
+/** Refusals that mean this account cannot use studies at all (pending approval, administrator). */
+const NO_ACCESS_CODES = ['account_pending', 'no_patient_data_access'];
+const FILTER_FIELDS = { PatientName: [], patient_name: [], patient_id: [], modality: [], date_from: [], date_to: [] };
+
+export function StudiesPage() {
+  useTitle('Studies');
+  const [params, setParams] = useSearchParams();
+  const search = params.toString();
+  const state = readListState(params);
+  const { data, error, loading, reload } = useLoad(() => studies.listStudies(toStudyQuery(state)), [search]);
+  const [deleting, setDeleting] = useState<StudySummary | null>(null);
+  const [deleted, setDeleted] = useState<string | null>(null);
+
+  const go = (next: StudyListState) => {
+    setDeleted(null);
+    setParams(listStateToParams(next));
+  };
+
+  // A page emptied by deleting its last study: show the last page that still has studies.
+  useEffect(() => {
+    if (data && !loading && data.items.length === 0 && data.total > 0 && state.offset > 0) {
+      go({ ...state, offset: Math.floor((data.total - 1) / PAGE_SIZE) * PAGE_SIZE });
+    }
+  }, [data, loading]);
+
+  const header = (
+    <header className="page-header">
+      <h1>Studies</h1>
+      <p className="muted">Upload imaging studies, find them by patient, date or modality, and open them in the viewer.</p>
+    </header>
+  );
+
+  if (error && NO_ACCESS_CODES.includes(error.code)) {
+    return (
+      <div className="stack">
+        {header}
+        <Alert tone="warning" title="Studies are not available">
+          <p>{error.detail}</p>
+        </Alert>
+      </div>
+    );
+  }
+
+  const errors = splitErrors(error?.status === 422 ? error : null, FILTER_FIELDS);
+  const filtered = hasFilters(state.filters);
+  const total = data?.total ?? 0;
+  return (
+    <div className="stack">
+      {header}
+      <UploadPanel onUploaded={reload} />
+      <section className="stack" aria-labelledby="find-studies">
+        <h2 id="find-studies" className="section-title">Find studies</h2>
+        <StudyFilters key={search} initial={state.filters} errors={errors} busy={loading}
+          onApply={(filters) => go({ filters, sort: state.sort, offset: 0 })} />
+        {error && error.status !== 422 && (
+          <>
+            <FormError error={error} />
+            <div><Button variant="secondary" onClick={reload}>Try again</Button></div>
+          </>
+        )}
+        <FormError error={errors.form} />
+        {deleted && <Alert tone="success">The study of {deleted} was deleted.</Alert>}
+        {loading && !data ? (
+          <Loading label="Loading studies…" />
+        ) : (
+          data && !error && (
+            <>
+              <div className="results-bar">
+                <p className="results-count" aria-live="polite">{plural(total, 'study', 'studies')}</p>
+                <SelectField label="Sort" value={state.sort} options={SORT_OPTIONS}
+                  onChange={(sort) => go({ ...state, sort, offset: 0 })} />
+              </div>
+              {data.items.length > 0 ? (
+                <StudyTable items={data.items} busy={loading} onDelete={setDeleting} />
+              ) : (
+                <p className="empty card">
+                  {filtered
+                    ? 'No studies match these filters.'
+                    : 'No studies yet. Upload DICOM files, a folder or a zip archive above to add your first study.'}
+                </p>
+              )}
+              {total > PAGE_SIZE && (
+                <Pagination offset={state.offset} limit={PAGE_SIZE} total={total}
+                  onOffsetChange={(offset) => go({ ...state, offset })} />
+              )}
+            </>
+          )
+        )}
+      </section>
+      {deleting && (
+        <DeleteStudyDialog study={deleting} onCancel={() => setDeleting(null)}
+          onDeleted={(study) => {
+            setDeleting(null);
+            setDeleted(formatPersonName(study.patient_name));
+            reload();
+          }} />
+      )}
+    </div>
+  );
+}
