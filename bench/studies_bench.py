@@ -439,6 +439,7 @@ def main() -> int:
         platform.down()
         if not args.keep_state:
             shutil.rmtree(state, ignore_errors=True)
+            shutil.rmtree(platform.pg.socket_dir, ignore_errors=True)  # PostgreSQL's socket dir, outside state
     return 0
 
 

@@ -39,6 +39,7 @@ def envelope() -> Envelope:
     return _envelope_for(get_settings().keys_path)
 
 
+@functools.cache
 def _index_key(key_dir: Path) -> bytes:
     path = key_dir / "index.key"
     if not path.exists():

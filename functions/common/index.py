@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,7 +31,8 @@ class Study(Base):
     __table_args__ = (
         Index("ix_studies_name_tokens", "name_tokens", postgresql_using="gin"),
         Index("ix_studies_modalities", "modalities", postgresql_using="gin"),
-        Index("ix_studies_owner_date", "owner_id", "study_date"),
+        # The study list's default order (newest first) walks this index and stops after one page.
+        Index("ix_studies_owner_date_desc", "owner_id", text("study_date DESC NULLS LAST"), "id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

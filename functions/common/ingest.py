@@ -51,11 +51,12 @@ def _locked_study(db: Session, owner_id: uuid.UUID, ds: Dataset) -> Study:
     return study
 
 
-def store_dataset(db: Session, *, owner_id: uuid.UUID, ds: Dataset, client_ip: str | None) -> str:
+def store_dataset(db: Session, *, owner_id: uuid.UUID, ds: Dataset) -> str:
     """Store one validated instance for `owner_id`: pseudonymise, seal the originals, archive, index.
 
     All or nothing: on any failure the archive write is undone and the transaction rolled back.
-    Returns the StudyInstanceUID. Raises InstanceRejected for what the sender must fix.
+    Returns the StudyInstanceUID. Raises InstanceRejected for what the sender must fix. The caller
+    writes the audit record (one per study and request, see `audit_stored`).
     """
     study = _locked_study(db, owner_id, ds)
     sop_uid = str(ds.SOPInstanceUID)
@@ -85,8 +86,6 @@ def store_dataset(db: Session, *, owner_id: uuid.UUID, ds: Dataset, client_ip: s
             study.modalities = sorted({*study.modalities, modality})
         if study.originals_enc is None:
             study.originals_enc = seal_with_key(key, json.dumps(originals).encode(), aad=study.study_uid.encode())
-        audit.record(db, "study_store", actor_id=owner_id, client_ip=client_ip,
-                     target=f"study:{study.study_uid}", details={"sop_instance": sop_uid})
         db.commit()
     except Exception:
         db.rollback()
@@ -119,3 +118,10 @@ def _date(value: Any) -> dt.date | None:
         return dt.datetime.strptime(text[:8], "%Y%m%d").date() if len(text) >= 8 else None
     except ValueError:
         return None
+
+
+def audit_stored(db: Session, *, owner_id: uuid.UUID, client_ip: str | None, counts: dict[str, int]) -> None:
+    """One audit record per study that received instances in one request (not one per instance)."""
+    for study_uid, count in counts.items():
+        audit.record(db, "study_store", actor_id=owner_id, client_ip=client_ip, target=f"study:{study_uid}",
+                     details={"instances": count})

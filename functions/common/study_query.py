@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import defer
 
 from functions.common.blind_index import query_tokens
 from functions.common.crypto import WrappedKey, envelope, keyed_hash, open_with_key
@@ -83,7 +84,8 @@ def page(db, query: Select, *, sort: str, limit: int, offset: int, with_total: b
     if not 1 <= limit <= 1000 or offset < 0:
         raise ValidationFailed.field("limit", "limit must be 1–1000 and offset ≥ 0")
     total = db.scalar(select(func.count()).select_from(query.subquery())) if with_total else None
-    rows = db.scalars(query.order_by(SORTS[sort], Study.id).limit(limit).offset(offset)).all()
+    rows = db.scalars(query.options(defer(Study.name_tokens))  # search-only column, never returned
+                      .order_by(SORTS[sort], Study.id).limit(limit).offset(offset)).all()
     return list(rows), total
 
 

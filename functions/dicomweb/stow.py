@@ -9,7 +9,7 @@ from typing import Any
 from functions.common.authz import require_patient_data_access
 from functions.common.errors import ApiError, UnsupportedMediaType
 from functions.common.http import RequestContext
-from functions.common.ingest import store_dataset
+from functions.common.ingest import audit_stored, store_dataset
 from functions.common.validation import FailureReason, InstanceRejected, check_instance, parse_part10
 from functions.dicomweb.multipart import boundary_of, iter_parts
 
@@ -56,6 +56,7 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
     if part_type and part_type.lower() != "application/dicom":
         raise UnsupportedMediaType('Only type="application/dicom" is accepted (no metadata+bulkdata STOW).')
     result = StowResult()
+    stored: dict[str, int] = {}
     settings = ctx.settings
     for part in iter_parts(request.stream, boundary, max_part_bytes=settings.max_instance_bytes,
                            max_total_bytes=settings.max_stow_bytes):
@@ -71,7 +72,8 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
             check_instance(ds)
             if path_study_uid and ds.StudyInstanceUID != path_study_uid:
                 raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS, "StudyInstanceUID differs from the study in the URL")
-            store_dataset(ctx.db, owner_id=principal.user_id, ds=ds, client_ip=ctx.client_ip)
+            store_dataset(ctx.db, owner_id=principal.user_id, ds=ds)
+            stored[str(ds.StudyInstanceUID)] = stored.get(str(ds.StudyInstanceUID), 0) + 1
             result.referenced.append({**_sop_item(sop_class, sop_uid), "00081190": {
                 "vr": "UR", "Value": [f"{settings.public_url}/dicom-web/studies/{ds.StudyInstanceUID}/series/"
                                       f"{ds.SeriesInstanceUID}/instances/{sop_uid}"]}})
@@ -83,6 +85,7 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
             item["00000902"] = {"vr": "LO", "Value": [_short(e.message)]}  # ErrorComment: what was wrong
             result.failed.append(item)
             log.info("instance refused", extra={"reason": e.failure_reason})
+    audit_stored(ctx.db, owner_id=principal.user_id, client_ip=ctx.client_ip, counts=stored)
     if not result.referenced and not result.failed:
         raise ApiError("The request carried no instances.", code="no_instances", status=400)
     status = 200 if not result.failed else (202 if result.referenced else 409)

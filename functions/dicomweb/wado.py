@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -27,13 +29,30 @@ STREAM_CHUNK = 256 * 1024
 PASS_HEADERS = ("Content-Type",)
 
 
+AUDIT_WINDOW = 300.0  # seconds: a viewer fetching hundreds of frames is one access, not hundreds
+_recent_views: dict[tuple, float] = {}
+_recent_lock = threading.Lock()
+
+
+def _first_view_in_window(key: tuple) -> bool:
+    now = time.monotonic()
+    with _recent_lock:
+        if now - _recent_views.get(key, -AUDIT_WINDOW) < AUDIT_WINDOW:
+            return False
+        if len(_recent_views) > 50_000:
+            _recent_views.clear()
+        _recent_views[key] = now
+        return True
+
+
 def _authorised(ctx: RequestContext, study_uid: str, what: str) -> Study:
+    """Check access on every request; audit the view once per user, study and kind per window."""
     principal = ctx.require_principal()
     require_patient_data_access(principal)
     study = study_for(ctx.db, principal, study_uid, Action.READ)
-    audit.record(ctx.db, "study_view", actor_id=principal.user_id, client_ip=ctx.client_ip,
-                 target=f"study:{study.study_uid}", details={"what": what})
-    ctx.db.commit()
+    if _first_view_in_window((principal.user_id, study.id, what, ctx.client_ip)):
+        audit.record(ctx.db, "study_view", actor_id=principal.user_id, client_ip=ctx.client_ip,
+                     target=f"study:{study.study_uid}", details={"what": what})
     return study
 
 

@@ -166,7 +166,7 @@ class Platform:
             for ds in ct_series(patient, slices=64, rows=256, columns=256, study_date="20260115"):
                 parsed = parse_part10(to_bytes(ds))
                 check_instance(parsed)
-                store_dataset(session, owner_id=owner.id, ds=parsed, client_ip=None)
+                store_dataset(session, owner_id=owner.id, ds=parsed)
         log.info("demo study loaded for %s", owner_email)
 
     def _announce(self, cert: Path, logins: list[tuple[str, str, str]]) -> None:
