@@ -71,8 +71,9 @@ def test_qido_filters_by_patient_id_date_range_and_modality(doctor, uploaded):
     assert found(ModalitiesInStudy="CT") and not found(ModalitiesInStudy="MR")
 
 
-def test_another_professional_sees_nothing_and_unknown_equals_forbidden(factory, uploaded):
-    other = factory.create("health_professional")
+@pytest.mark.parametrize("role", ["health_professional", "researcher"])
+def test_other_users_see_nothing_and_unknown_equals_forbidden(factory, uploaded, role):
+    other = factory.create(role)
     r = other.client.get("/dicom-web/studies", params={"PatientID": uploaded["patient"].patient_id})
     assert r.status_code == 200 and r.json() == []
     forbidden = other.client.get(f"/dicom-web/studies/{uploaded['study_uid']}/metadata")

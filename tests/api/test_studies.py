@@ -101,6 +101,18 @@ def test_deleting_needs_the_password_and_removes_the_study_everywhere(owner, fac
     assert owner.client.get(f"/dicom-web/studies/{uid}/metadata").status_code == 404
     found = requests.post(archive.url + "/tools/lookup", data=uid, auth=tuple(archive.credentials), timeout=10)
     assert found.json() == []
+    # Crypto-shredding: the wrapped study key and every sealed original went with the rows.
+    from sqlalchemy import func, select
+
+    from functions.common import db
+    from functions.common.index import Instance, Series, Study
+
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Study).where(Study.study_uid == uid)) == 0
+        sops = [str(d.SOPInstanceUID) for d in series]
+        assert session.scalar(select(func.count()).select_from(Instance).where(Instance.sop_uid.in_(sops))) == 0
+        assert session.scalar(select(func.count()).select_from(Series).where(
+            Series.series_uid == str(series[0].SeriesInstanceUID))) == 0
 
 
 def test_the_study_list_needs_an_approved_account(factory, client):
