@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from functions.common import audit
 from functions.common.blind_index import name_tokens
 from functions.common.crypto import envelope, keyed_hash, seal_with_key
+from functions.common.errors import ServiceUnavailable
 from functions.common.index import Instance, Patient, Series, Study
 from functions.common.orthanc import orthanc
 from functions.common.pseudonyms import deidentify
@@ -75,7 +76,11 @@ def store_dataset(db: Session, *, owner_id: uuid.UUID, ds: Dataset) -> str:
     ds.save_as(buf, enforce_file_format=True)
     data = buf.getvalue()
     series = _series(db, study, ds)
-    orthanc_id = orthanc().store(data)
+    try:
+        orthanc_id = orthanc().store(data)
+    except ServiceUnavailable as e:  # the archive is down or refused it: this instance fails, cleanly
+        raise InstanceRejected(FailureReason.PROCESSING_FAILURE, "the image archive could not store the "
+                               "instance; nothing was kept, try again") from e
     try:
         db.add(Instance(id=uuid.uuid4(), sop_uid=sop_uid, series_pk=series.id, sop_class_uid=str(ds.SOPClassUID),
                             orthanc_id=orthanc_id, size=len(data), originals_enc=sealed))

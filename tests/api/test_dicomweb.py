@@ -199,3 +199,18 @@ def test_every_study_access_is_audited(doctor, uploaded):
         actions = set(session.scalars(select(AuditEvent.action).where(
             AuditEvent.target == f"study:{uploaded['study_uid']}")))
     assert {"study_store", "study_view"} <= actions
+
+
+def test_an_archive_outage_fails_instances_cleanly_and_recovers(doctor, archive):
+    series = ct_series(Patient(name="OUTAGE^CASE", patient_id=f"OUT-{uuid.uuid4().hex[:6]}"), slices=2, rows=32,
+                       columns=32)
+    archive.stop()
+    try:
+        r = stow(doctor.client, series)
+    finally:
+        archive.start()
+    assert r.status_code == 409
+    assert [f["00081197"]["Value"][0] for f in r.json()["00081198"]["Value"]] == [0x0110, 0x0110]
+    listed = doctor.client.get("/api/studies", params={"patient_id": series[0].PatientID}).json()
+    assert listed["total"] == 0  # no orphan study row
+    assert stow(doctor.client, series).status_code == 200
