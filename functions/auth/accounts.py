@@ -146,11 +146,10 @@ def reset_password(ctx: RequestContext) -> dict:
     return {"status": "password_changed"}
 
 
-require_password = passwords.require_password
 
 
 def change_password(ctx: RequestContext, user: User) -> dict:
-    require_password(ctx, user, ctx.body["current_password"])
+    passwords.require_password(ctx, user, ctx.body["current_password"])
     _set_password(ctx.db, user, ctx.body["new_password"], field="new_password")
     revoke_all(ctx.db, user.id, reason="password_changed", keep=ctx.principal.session_id)
     audit.record(ctx.db, "password_changed", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip)
@@ -161,7 +160,7 @@ def change_password(ctx: RequestContext, user: User) -> dict:
 
 
 def request_email_change(ctx: RequestContext, user: User) -> tuple[dict, int]:
-    require_password(ctx, user, ctx.body["password"])
+    passwords.require_password(ctx, user, ctx.body["password"])
     new_email = normalise_email(ctx.body["new_email"])
     if new_email == user.email:
         raise Conflict("That is already your email address.", code="same_email")

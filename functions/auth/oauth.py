@@ -25,7 +25,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from sqlalchemy import select
 
 from functions.auth import accounts, login
-from functions.common import audit, mail
+from functions.common import audit, mail, passwords
 from functions.common.crypto import CryptoError, envelope
 from functions.common.errors import Conflict, NotAuthenticated, NotFound
 from functions.common.http import RequestContext
@@ -259,7 +259,7 @@ def confirm_link(ctx: RequestContext) -> dict:
     user = accounts.by_email(ctx.db, data["email"])
     if user is None or not user.password_hash:
         raise NotAuthenticated("The password is not right.", code="invalid_credentials")
-    accounts.require_password(ctx, user, ctx.body["password"])
+    passwords.require_password(ctx, user, ctx.body["password"])
     if user.status == "deactivated":
         raise NotAuthenticated("This account is deactivated.", code="account_deactivated")
     _link(ctx, data, user)

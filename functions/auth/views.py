@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import hmac
 import uuid
 
 import flask
 
 from functions.auth import accounts, admin, certificates, login, oauth, sessions, totp
-from functions.common import audit, tokens
-from functions.common.errors import Forbidden, NotAuthenticated, ValidationFailed
-from functions.common.http import CSRF_COOKIE, CSRF_HEADER, EMAIL, PASSWORD, Access, Api, RequestContext, json_schema
+from functions.common import audit, passwords, tokens
+from functions.common.errors import NotAuthenticated, ValidationFailed
+from functions.common.http import EMAIL, PASSWORD, Access, Api, RequestContext, json_schema, require_csrf_token
 
 api = Api("auth", prefix="/api/auth", title="MedCloudCare auth", admin_check=login.require_admin)
 
@@ -54,11 +53,8 @@ def refresh(ctx: RequestContext):
     api_client = raw is not None
     if not api_client:
         raw = ctx.request.cookies.get(sessions.REFRESH_COOKIE)
-        # Cookie-based refresh is an unsafe browser request: it needs the CSRF header too.
-        csrf = ctx.request.cookies.get(CSRF_COOKIE, "")
-        sent = ctx.request.headers.get(CSRF_HEADER, "")
-        if raw and (not csrf or not hmac.compare_digest(sent.encode(), csrf.encode())):
-            raise Forbidden("Missing or wrong CSRF token; reload the page and try again.", code="csrf")
+        if raw:  # a cookie-based refresh is an unsafe browser request: it needs the CSRF header too
+            require_csrf_token(ctx.request)
     if not raw:
         raise NotAuthenticated("Sign in again.", code="invalid_token")
     return {"status": "ok", **sessions.refresh(ctx, raw, api_client=api_client)}
@@ -192,7 +188,7 @@ def change_email(ctx: RequestContext):
 def totp_setup(ctx: RequestContext):
     user = login.current_user(ctx)
     if user.password_hash:
-        accounts.require_password(ctx, user, ctx.body["password"])
+        passwords.require_password(ctx, user, ctx.body["password"])
     return totp.setup(ctx, user)
 
 
@@ -206,7 +202,7 @@ def totp_confirm(ctx: RequestContext):
            body=json_schema({"password": PASSWORD, "code": CODE}))
 def totp_disable(ctx: RequestContext):
     user = login.current_user(ctx)
-    accounts.require_password(ctx, user, ctx.body["password"])
+    passwords.require_password(ctx, user, ctx.body["password"])
     return totp.disable(ctx, user)
 
 
@@ -214,7 +210,7 @@ def totp_disable(ctx: RequestContext):
            body=json_schema({"password": PASSWORD, "code": CODE}))
 def recovery_codes(ctx: RequestContext):
     user = login.current_user(ctx)
-    accounts.require_password(ctx, user, ctx.body["password"])
+    passwords.require_password(ctx, user, ctx.body["password"])
     totp.verify_code(ctx, user, ctx.body["code"])
     audit.record(ctx.db, "recovery_codes_replaced", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip)
     return {"recovery_codes": totp.new_recovery_codes(ctx.db, user)}

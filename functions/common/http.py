@@ -254,10 +254,7 @@ class Api:
         if request.method not in UNSAFE_METHODS:
             return
         if ctx.via_cookie:
-            sent = request.headers.get(CSRF_HEADER, "")
-            expected = request.cookies.get(CSRF_COOKIE, "")
-            if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
-                raise Forbidden("Missing or wrong CSRF token; reload the page and try again.", code="csrf")
+            require_csrf_token(request)
         origin = request.headers.get("Origin")
         if origin and origin != ctx.settings.public_url and "Authorization" not in request.headers:
             raise Forbidden("Cross-origin request refused.", code="csrf")
@@ -293,6 +290,14 @@ class Api:
                 "cookie": {"type": "apiKey", "in": "cookie", "name": ACCESS_COOKIE},
             }},
         }
+
+
+def require_csrf_token(request: flask.Request) -> None:
+    """Double-submit check: the X-CSRF-Token header must equal the mcc_csrf cookie."""
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = request.cookies.get(CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise Forbidden("Missing or wrong CSRF token; reload the page and try again.", code="csrf")
 
 
 def _client_ip(request: flask.Request, settings: Settings) -> str:

@@ -101,7 +101,7 @@ def restore_dataset(ds: Dataset, originals: dict[str, Any]) -> Dataset:
 
 
 def originals_keyword_value(originals: dict[str, Any], keyword: str) -> str | None:
-    """One original value as text (for logs-free display such as the portal's study list)."""
+    """One original value as text (e.g. for the portal's study list), or None."""
     tag = f"{tag_for_keyword(keyword):08X}"
     entry = originals.get(tag)
     if not entry or not entry.get("Value"):

@@ -13,24 +13,18 @@ from functions.common.http import RequestContext
 from functions.common.index import Study
 from functions.common.models import User
 from functions.common.orthanc import orthanc
+from functions.common.pseudonyms import originals_keyword_value
 from functions.common.study_query import StudyFilter, apply, originals, page
 
-ORIGINAL_FIELDS = {"patient_name": "00100010", "patient_id": "00100020", "patient_birth_date": "00100030",
-                   "accession_number": "00080050", "referring_physician": "00080090"}
-
-
-def _text(entry: dict | None) -> str | None:
-    if not entry or not entry.get("Value"):
-        return None
-    value = entry["Value"][0]
-    return value.get("Alphabetic") if isinstance(value, dict) else str(value)
+ORIGINAL_FIELDS = {"patient_name": "PatientName", "patient_id": "PatientID", "patient_birth_date": "PatientBirthDate",
+                   "accession_number": "AccessionNumber", "referring_physician": "ReferringPhysicianName"}
 
 
 def summary(study: Study) -> dict:
     orig = originals(study)
     return {
         "study_uid": study.study_uid,
-        **{name: _text(orig.get(tag)) for name, tag in ORIGINAL_FIELDS.items()},
+        **{name: originals_keyword_value(orig, keyword) for name, keyword in ORIGINAL_FIELDS.items()},
         "study_date": study.study_date.isoformat() if study.study_date else None,
         "modalities": list(study.modalities), "description": study.description,
         "num_series": study.num_series, "num_instances": study.num_instances,
