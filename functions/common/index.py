@@ -77,4 +77,6 @@ class Instance(Base):
     orthanc_id: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     originals_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # Who stored it: the owner, or a user the study is shared with at `contribute` (e.g. an OHIF SR).
+    author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = timestamp(default=True)

@@ -1,16 +1,35 @@
-"""Ingest: how one DICOM instance enters the platform, whichever door it came through (STOW-RS,
-a zip import, the demo loader). Validation happens before; this stores, all or nothing."""
+"""Ingest: how DICOM instances enter the platform, whichever door they came through (STOW-RS, a zip
+import, the demo loader). Validation happens before; this stores each instance all or nothing.
+
+One `Ingest` per request, pipelined: while the archive stores earlier instances (a few upload
+threads; Orthanc stores concurrent requests in parallel), the request thread parses and
+pseudonymises the next ones. Finished uploads are indexed in batches, one transaction each, so
+an instance is either in the archive *and* the index or in neither:
+
+- before an upload: the study must be new, or the uploader's, or writable for them (`may_store`);
+  a retry of an instance already stored in the same study succeeds without storing it again;
+- after it: the batch's index rows are written under the study row lock; whatever cannot be
+  indexed (the database failed, the study was taken by another user in the meantime) is removed
+  from the archive again if this upload created it, and reported failed;
+- nothing is created before an instance is stored, so a request whose instances all fail leaves
+  no study, series or patient row behind.
+"""
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import io
 import json
+import logging
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom import Dataset
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -24,97 +43,313 @@ from functions.common.pseudonyms import deidentify
 from functions.common.study_query import study_key
 from functions.common.validation import FailureReason, InstanceRejected
 
+log = logging.getLogger(__name__)
 
-def _locked_study(db: Session, owner_id: uuid.UUID, ds: Dataset) -> Study:
-    """The study row, created (with a fresh data key) if new, locked for this transaction."""
-    study_uid = str(ds.StudyInstanceUID)
-    study = db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
-    if study is not None:
-        if study.owner_id != owner_id:
+UPLOADS = 3                    # concurrent stores into the archive per request
+WINDOW_BYTES = 64 << 20        # instances held in memory while they upload (at least one)
+WINDOW_INSTANCES = 16
+INDEX_BATCH = 16               # finished uploads indexed per transaction
+
+MayStore = Callable[[Session, Study], bool]
+
+
+def _owner_only(uploader_id: uuid.UUID) -> MayStore:
+    return lambda _db, study: study.owner_id == uploader_id
+
+
+@dataclass
+class Outcome:
+    """What became of one instance handed to `Ingest.add`."""
+
+    tag: Any
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    sop_class_uid: str
+    error: InstanceRejected | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What the index needs of an instance, taken before pseudonymisation replaces it."""
+
+    patient_id_hash: str
+    name_tokens: list[str]
+    study_date: dt.date | None
+    study_time: str | None
+    study_description: str | None
+    modality: str | None
+    series_number: int | None
+    series_description: str | None
+
+    @classmethod
+    def of(cls, ds: Dataset) -> _Header:
+        number = ds.get("SeriesNumber")
+        return cls(keyed_hash(str(ds.get("PatientID", "")), purpose="patient-id"),
+                   name_tokens(str(ds.get("PatientName", ""))), _date(ds.get("StudyDate")),
+                   str(ds.get("StudyTime", ""))[:16] or None, str(ds.get("StudyDescription", ""))[:64] or None,
+                   str(ds.get("Modality", "")) or None, int(number) if number not in (None, "") else None,
+                   str(ds.get("SeriesDescription", ""))[:64] or None)
+
+
+@dataclass
+class _Upload:
+    outcome: Outcome
+    header: _Header
+    originals: bytes                 # the replaced attributes, sealed under the study key at index time
+    size: int
+    future: Future
+    archive_id: str | None = None
+    created_in_archive: bool = False
+
+
+@dataclass
+class _Batch:
+    studies: dict[str, Study] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+
+
+class Ingest:
+    """Store instances for `uploader_id`; call `add` for each, then `finish` for their outcomes."""
+
+    def __init__(self, db: Session, uploader_id: uuid.UUID, *, may_store: MayStore | None = None) -> None:
+        self.db = db
+        self.uploader_id = uploader_id
+        self.may_store = may_store or _owner_only(uploader_id)
+        self.outcomes: list[Outcome] = []
+        self._uploads: collections.deque[_Upload] = collections.deque()
+        self._finished: list[_Upload] = []
+        self._held_bytes = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._known_studies: dict[str, tuple[uuid.UUID, bool]] = {}   # uid -> (id, may store)
+
+    def __enter__(self) -> Ingest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------------- intake
+
+    def add(self, ds: Dataset, *, tag: Any = None) -> None:
+        """Queue one validated instance; its outcome is known after `finish`."""
+        outcome = Outcome(tag, str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID),
+                          str(ds.SOPClassUID))
+        self.outcomes.append(outcome)
+        try:
+            self._check_study(outcome.study_uid)
+            if self._already_stored(outcome):
+                return
+            header = _Header.of(ds)
+            originals = json.dumps(deidentify(ds)).encode()
+            buf = io.BytesIO()
+            ds.save_as(buf, enforce_file_format=True)
+            data = buf.getvalue()
+        except InstanceRejected as e:
+            outcome.error = e
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(UPLOADS, thread_name_prefix="archive-upload")
+        future = self._pool.submit(_archive, data)
+        self._uploads.append(_Upload(outcome, header, originals, len(data), future))
+        self._held_bytes += len(data)
+        self._collect(wait=self._held_bytes > WINDOW_BYTES or len(self._uploads) > WINDOW_INSTANCES)
+
+    def finish(self) -> list[Outcome]:
+        """Wait for every upload, index what was stored; the outcomes in the order instances were added."""
+        while self._uploads:
+            self._collect(wait=True)
+        self._index_finished()
+        self.close()
+        return self.outcomes
+
+    def close(self) -> None:
+        """Stop without indexing (an error in the caller): whatever was uploaded is removed again."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)  # uploads under way finish first
+            self._pool = None
+        for upload in list(self._uploads) + self._finished:
+            if not upload.future.cancelled() and upload.future.exception() is None:
+                archive_id, created = upload.future.result()
+                if created:
+                    orthanc().delete_instance(archive_id)
+        self._uploads.clear()
+        self._finished.clear()
+
+    # ------------------------------------------------------------------------------ before upload
+
+    def _check_study(self, study_uid: str) -> None:
+        known = self._known_studies.get(study_uid)
+        if known is None:
+            study = self.db.scalar(select(Study).where(Study.study_uid == study_uid))
+            known = (study.id, self.may_store(self.db, study)) if study else (None, True)
+            self._known_studies[study_uid] = known
+        if not known[1]:
             raise InstanceRejected(FailureReason.NOT_AUTHORIZED, "this StudyInstanceUID belongs to another user's study")
-        return study
-    pid_hash = keyed_hash(str(ds.get("PatientID", "")), purpose="patient-id")
-    db.execute(insert(Patient).values(id=uuid.uuid4(), owner_id=owner_id, patient_id_hash=pid_hash)
-                   .on_conflict_do_nothing())
-    patient = db.scalar(select(Patient).where(Patient.owner_id == owner_id,
-                                                  Patient.patient_id_hash == pid_hash))
-    _, wrapped = envelope().new_data_key()
-    db.execute(insert(Study).values(
-        id=uuid.uuid4(), study_uid=study_uid, owner_id=owner_id, patient_pk=patient.id,
-        patient_id_hash=pid_hash, name_tokens=name_tokens(str(ds.get("PatientName", ""))),
-        study_date=_date(ds.get("StudyDate")), study_time=str(ds.get("StudyTime", ""))[:16] or None,
-        modalities=[], description=str(ds.get("StudyDescription", ""))[:64] or None, num_series=0,
-        num_instances=0, key_kek_id=wrapped.kek_id, key_wrapped=wrapped.wrapped,
-    ).on_conflict_do_nothing())
-    study = db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
-    if study.owner_id != owner_id:  # another user created it a moment ago
-        raise InstanceRejected(FailureReason.NOT_AUTHORIZED, "this StudyInstanceUID belongs to another user's study")
-    return study
+
+    def _already_stored(self, outcome: Outcome) -> bool:
+        """A retry of an instance stored before succeeds as is; the same UID in another study fails."""
+        stored_in = self.db.scalar(select(Study.study_uid).join(Series, Series.study_pk == Study.id)
+                                   .join(Instance, Instance.series_pk == Series.id)
+                                   .where(Instance.sop_uid == outcome.sop_uid))
+        if stored_in is None:
+            return False
+        if stored_in != outcome.study_uid:
+            raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                                   "this SOPInstanceUID is already stored in another study")
+        return True
+
+    # ------------------------------------------------------------------------------- after upload
+
+    def _collect(self, *, wait: bool) -> None:
+        """Move finished uploads (in order) to the index queue; with `wait`, at least the oldest."""
+        while self._uploads and (wait or self._uploads[0].future.done()):
+            upload = self._uploads.popleft()
+            wait = False
+            try:
+                upload.archive_id, upload.created_in_archive = upload.future.result()
+            except ServiceUnavailable:
+                upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, "the image archive could "
+                                                        "not store the instance; nothing was kept, try again")
+            self._held_bytes -= upload.size
+            if upload.outcome.error is None:
+                self._finished.append(upload)
+        if len(self._finished) >= INDEX_BATCH:
+            self._index_finished()
+
+    def _index_finished(self) -> None:
+        batch, self._finished = self._finished, []
+        if not batch:
+            return
+        try:
+            self._index(batch)
+            self.db.commit()
+        except Exception:
+            self.db.rollback()
+            log.exception("indexing stored instances failed; removing them from the archive")
+            for upload in batch:
+                if upload.outcome.error is None:
+                    upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, "the instance could "
+                                                            "not be indexed; nothing was kept, try again")
+        for upload in batch:
+            if upload.outcome.error is not None and upload.created_in_archive:
+                orthanc().delete_instance(upload.archive_id)
+
+    def _index(self, batch: list[_Upload]) -> None:
+        """One transaction: lock or create each study and series, then the instance rows and counters."""
+        rows = _Batch()
+        for study_uid in sorted({u.outcome.study_uid for u in batch}):  # one lock order: no deadlocks
+            first = next(u for u in batch if u.outcome.study_uid == study_uid)
+            study = self._lock_study(study_uid, first.header)
+            if study.owner_id != self.uploader_id and not self.may_store(self.db, study):
+                for u in batch:
+                    if u.outcome.study_uid == study_uid:
+                        u.outcome.error = InstanceRejected(FailureReason.NOT_AUTHORIZED,
+                                                           "this StudyInstanceUID belongs to another user's study")
+                continue
+            rows.studies[study_uid] = study
+        keys = {uid: study_key(study) for uid, study in rows.studies.items()}
+        values, indexed, per_series, per_study = [], [], collections.Counter(), collections.Counter()
+        modalities: dict[str, set[str]] = collections.defaultdict(set)
+        for upload in batch:
+            o = upload.outcome
+            if o.error is not None:
+                continue
+            study = rows.studies[o.study_uid]
+            series = rows.series.get(o.series_uid) or self._series(study, o.series_uid, upload.header, rows)
+            if series is None:
+                o.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                                           "this SeriesInstanceUID belongs to another study")
+                continue
+            key = keys[o.study_uid]
+            indexed.append(upload)
+            values.append({"id": uuid.uuid4(), "sop_uid": o.sop_uid, "series_pk": series.id,
+                           "sop_class_uid": o.sop_class_uid, "orthanc_id": upload.archive_id, "size": upload.size,
+                           "author_id": self.uploader_id,
+                           "originals_enc": seal_with_key(key, upload.originals, aad=f"{o.study_uid}/{o.sop_uid}".encode())})
+            if study.originals_enc is None:
+                study.originals_enc = seal_with_key(key, upload.originals, aad=study.study_uid.encode())
+            if upload.header.modality:
+                modalities[o.study_uid].add(upload.header.modality)
+        if not values:
+            return
+        inserted = set(self.db.scalars(insert(Instance).values(values)
+                                       .on_conflict_do_nothing(index_elements=["sop_uid"])
+                                       .returning(Instance.id)))
+        for row, upload in zip(values, indexed, strict=True):
+            if row["id"] in inserted:
+                per_series[row["series_pk"]] += 1
+                per_study[upload.outcome.study_uid] += 1
+            else:  # stored concurrently by another request: fine if in the same study
+                upload.created_in_archive = False
+                if not self._already_stored_in(upload.outcome):
+                    upload.outcome.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                                                            "this SOPInstanceUID is already stored in another study")
+        for series_pk, n in per_series.items():
+            self.db.execute(update(Series).where(Series.id == series_pk)
+                            .values(num_instances=Series.num_instances + n))
+        for study_uid, n in per_study.items():
+            study = rows.studies[study_uid]
+            study.num_instances += n
+            study.modalities = sorted({*study.modalities, *modalities[study_uid]})
+
+    def _already_stored_in(self, outcome: Outcome) -> bool:
+        try:
+            return self._already_stored(outcome)
+        except InstanceRejected:
+            return False
+
+    def _lock_study(self, study_uid: str, header: _Header) -> Study:
+        """The study row, created with a fresh data key if new, locked until the batch commits."""
+        study = self.db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
+        if study is not None:
+            return study
+        pid_hash = header.patient_id_hash
+        owner = self.uploader_id
+        self.db.execute(insert(Patient).values(id=uuid.uuid4(), owner_id=owner, patient_id_hash=pid_hash)
+                        .on_conflict_do_nothing())
+        patient_pk = self.db.scalar(select(Patient.id).where(Patient.owner_id == owner,
+                                                            Patient.patient_id_hash == pid_hash))
+        _, wrapped = envelope().new_data_key()
+        self.db.execute(insert(Study).values(
+            id=uuid.uuid4(), study_uid=study_uid, owner_id=owner, patient_pk=patient_pk,
+            patient_id_hash=pid_hash, name_tokens=header.name_tokens, study_date=header.study_date,
+            study_time=header.study_time, modalities=[], description=header.study_description, num_series=0,
+            num_instances=0, key_kek_id=wrapped.kek_id, key_wrapped=wrapped.wrapped,
+        ).on_conflict_do_nothing())
+        return self.db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
+
+    def _series(self, study: Study, series_uid: str, header: _Header, rows: _Batch) -> Series | None:
+        created = self.db.scalar(insert(Series).values(
+            id=uuid.uuid4(), series_uid=series_uid, study_pk=study.id, modality=header.modality,
+            series_number=header.series_number, description=header.series_description, num_instances=0,
+        ).on_conflict_do_nothing().returning(Series.id))
+        if created is not None:
+            study.num_series += 1
+        series = self.db.scalar(select(Series).where(Series.series_uid == series_uid))
+        if series.study_pk != study.id:
+            return None
+        rows.series[series_uid] = series
+        return series
+
+
+def _archive(data: bytes) -> tuple[str, bool]:
+    """Store one instance in the archive: its id there, and whether this call created it."""
+    return orthanc().store_instance(data)
 
 
 def store_dataset(db: Session, *, owner_id: uuid.UUID, ds: Dataset) -> str:
-    """Store one validated instance for `owner_id`: pseudonymise, seal the originals, archive, index.
-
-    All or nothing: on any failure the archive write is undone and the transaction rolled back.
-    Returns the StudyInstanceUID. Raises InstanceRejected for what the sender must fix. The caller
-    writes the audit record (one per study and request, see `audit_stored`).
-    """
-    study = _locked_study(db, owner_id, ds)
-    sop_uid = str(ds.SOPInstanceUID)
-    existing = db.scalar(select(Instance).where(Instance.sop_uid == sop_uid))
-    if existing is not None:
-        series = db.get(Series, existing.series_pk)
-        if series.study_pk != study.id:
-            raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS, "this SOPInstanceUID is already stored in another study")
-        db.commit()  # a retry of an instance already stored: success, nothing to do
-        return study.study_uid
-    key = study_key(study)
-    originals = deidentify(ds)
-    aad = f"{study.study_uid}/{sop_uid}".encode()
-    sealed = seal_with_key(key, json.dumps(originals).encode(), aad=aad)
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    data = buf.getvalue()
-    series = _series(db, study, ds)
-    try:
-        orthanc_id = orthanc().store(data)
-    except ServiceUnavailable as e:  # the archive is down or refused it: this instance fails, cleanly
-        raise InstanceRejected(FailureReason.PROCESSING_FAILURE, "the image archive could not store the "
-                               "instance; nothing was kept, try again") from e
-    try:
-        db.add(Instance(id=uuid.uuid4(), sop_uid=sop_uid, series_pk=series.id, sop_class_uid=str(ds.SOPClassUID),
-                            orthanc_id=orthanc_id, size=len(data), originals_enc=sealed))
-        series.num_instances += 1
-        study.num_instances += 1
-        modality = str(ds.get("Modality", "")) or None
-        if modality and modality not in study.modalities:
-            study.modalities = sorted({*study.modalities, modality})
-        if study.originals_enc is None:
-            study.originals_enc = seal_with_key(key, json.dumps(originals).encode(), aad=study.study_uid.encode())
-        db.commit()
-    except Exception:
-        db.rollback()
-        orthanc().delete_instance(orthanc_id)  # no half-stored instance: undo the archive write
-        raise
-    return study.study_uid
-
-
-def _series(db: Session, study: Study, ds: Dataset) -> Series:
-    series_uid = str(ds.SeriesInstanceUID)
-    series = db.scalar(select(Series).where(Series.series_uid == series_uid).with_for_update())
-    if series is not None:
-        if series.study_pk != study.id:
-            raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS, "this SeriesInstanceUID belongs to another study")
-        return series
-    number = ds.get("SeriesNumber")
-    series = Series(id=uuid.uuid4(), series_uid=series_uid, study_pk=study.id,
-                    modality=str(ds.get("Modality", "")) or None,
-                    series_number=int(number) if number not in (None, "") else None,
-                    description=str(ds.get("SeriesDescription", ""))[:64] or None, num_instances=0)
-    db.add(series)
-    study.num_series += 1
-    db.flush()
-    return series
+    """Store one validated instance (see `Ingest`); raises InstanceRejected if it was not stored."""
+    with Ingest(db, owner_id) as ingest:
+        ingest.add(ds)
+        [outcome] = ingest.finish()
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.study_uid
 
 
 def _date(value: Any) -> dt.date | None:
@@ -125,8 +360,10 @@ def _date(value: Any) -> dt.date | None:
         return None
 
 
-def audit_stored(db: Session, *, owner_id: uuid.UUID, client_ip: str | None, counts: dict[str, int]) -> None:
+def audit_stored(db: Session, *, owner_id: uuid.UUID, client_ip: str | None, outcomes: list[Outcome]) -> None:
     """One audit record per study that received instances in one request (not one per instance)."""
+    counts = collections.Counter(o.study_uid for o in outcomes if o.stored)
     for study_uid, count in counts.items():
         audit.record(db, "study_store", actor_id=owner_id, client_ip=client_ip, target=f"study:{study_uid}",
                      details={"instances": count})
+

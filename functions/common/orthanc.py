@@ -20,7 +20,10 @@ class OrthancClient:
         self.session.headers["Forwarded"] = f"proto={scheme};host={host.split('/')[0]}"
         # Byte-exact streaming: no compressed answers to re-inflate (and no decompression bombs).
         self.session.headers["Accept-Encoding"] = "identity"
-        self.session.trust_env = False  # never through a proxy: Orthanc is on the platform's network only
+        self.session.trust_env = False
+        # Every request thread of a worker and each one's upload threads share this pool.
+        self.session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=64))
+        self.session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=64))  # never through a proxy: Orthanc is on the platform's network only
         if username:
             self.session.auth = (username, password or "")
 
@@ -31,12 +34,14 @@ class OrthancClient:
         except requests.RequestException as e:
             raise ServiceUnavailable("The image archive is not reachable; try again shortly.") from e
 
-    def store(self, part10: bytes) -> str:
-        """Store one instance; return Orthanc's instance id (idempotent for the same SOP instance)."""
+    def store_instance(self, part10: bytes) -> tuple[str, bool]:
+        """Store one instance: Orthanc's id for it, and whether this call created it (False when the same
+        instance was already there). Safe to call from several threads: Orthanc stores them in parallel."""
         resp = self.request("POST", "/instances", data=part10, headers={"Content-Type": "application/dicom"})
         if resp.status_code != 200:
             raise ServiceUnavailable(f"The archive refused the instance (HTTP {resp.status_code}).")
-        return resp.json()["ID"]
+        answer = resp.json()
+        return answer["ID"], answer.get("Status") != "AlreadyStored"
 
     def delete_instance(self, orthanc_id: str) -> None:
         self.request("DELETE", f"/instances/{orthanc_id}")

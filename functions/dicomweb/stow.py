@@ -9,7 +9,7 @@ from typing import Any
 from functions.common.authz import require_patient_data_access
 from functions.common.errors import ApiError, UnsupportedMediaType
 from functions.common.http import RequestContext
-from functions.common.ingest import audit_stored, store_dataset
+from functions.common.ingest import Ingest, audit_stored
 from functions.common.validation import FailureReason, InstanceRejected, check_instance, parse_part10
 from functions.dicomweb.multipart import boundary_of, iter_parts
 
@@ -32,6 +32,13 @@ class StowResult:
         if self.failed:
             body["00081198"] = {"vr": "SQ", "Value": self.failed}
         return body
+
+    def fail(self, sop_class: str | None, sop_uid: str | None, error: InstanceRejected) -> None:
+        item = _sop_item(sop_class, sop_uid)
+        item["00081197"] = {"vr": "US", "Value": [int(error.failure_reason)]}
+        item["00000902"] = {"vr": "LO", "Value": [_short(error.message)]}  # ErrorComment: what was wrong
+        self.failed.append(item)
+        log.info("instance refused", extra={"reason": error.failure_reason})
 
 
 def _sop_item(sop_class: str | None, sop_uid: str | None) -> dict[str, Any]:
@@ -56,36 +63,39 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
     if part_type and part_type.lower() != "application/dicom":
         raise UnsupportedMediaType('Only type="application/dicom" is accepted (no metadata+bulkdata STOW).')
     result = StowResult()
-    stored: dict[str, int] = {}
     settings = ctx.settings
-    for part in iter_parts(request.stream, boundary, max_part_bytes=settings.max_instance_bytes,
-                           max_total_bytes=settings.max_stow_bytes):
-        sop_class = sop_uid = None
-        try:
-            if part.data is None:
-                raise InstanceRejected(FailureReason.OUT_OF_RESOURCES, f"instance is larger than {settings.max_instance_bytes} bytes")
-            ctype = part.headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
-            if ctype != "application/dicom":
-                raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"part has Content-Type {ctype}, not application/dicom")
-            ds = parse_part10(part.data)
-            sop_class, sop_uid = str(ds.get("SOPClassUID", "")) or None, str(ds.get("SOPInstanceUID", "")) or None
-            check_instance(ds)
-            if path_study_uid and ds.StudyInstanceUID != path_study_uid:
-                raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS, "StudyInstanceUID differs from the study in the URL")
-            store_dataset(ctx.db, owner_id=principal.user_id, ds=ds)
-            stored[str(ds.StudyInstanceUID)] = stored.get(str(ds.StudyInstanceUID), 0) + 1
-            result.referenced.append({**_sop_item(sop_class, sop_uid), "00081190": {
-                "vr": "UR", "Value": [f"{settings.public_url}/dicom-web/studies/{ds.StudyInstanceUID}/series/"
-                                      f"{ds.SeriesInstanceUID}/instances/{sop_uid}"]}})
-            result.studies.add(str(ds.StudyInstanceUID))
-        except InstanceRejected as e:
-            ctx.db.rollback()
-            item = _sop_item(sop_class, sop_uid)
-            item["00081197"] = {"vr": "US", "Value": [int(e.failure_reason)]}
-            item["00000902"] = {"vr": "LO", "Value": [_short(e.message)]}  # ErrorComment: what was wrong
-            result.failed.append(item)
-            log.info("instance refused", extra={"reason": e.failure_reason})
-    audit_stored(ctx.db, owner_id=principal.user_id, client_ip=ctx.client_ip, counts=stored)
+    with Ingest(ctx.db, principal.user_id) as ingest:
+        for part in iter_parts(request.stream, boundary, max_part_bytes=settings.max_instance_bytes,
+                               max_total_bytes=settings.max_stow_bytes):
+            sop_class = sop_uid = None
+            try:
+                if part.data is None:
+                    raise InstanceRejected(FailureReason.OUT_OF_RESOURCES,
+                                           f"instance is larger than {settings.max_instance_bytes} bytes")
+                ctype = part.headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
+                if ctype != "application/dicom":
+                    raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND,
+                                           f"part has Content-Type {ctype}, not application/dicom")
+                ds = parse_part10(part.data)
+                sop_class, sop_uid = str(ds.get("SOPClassUID", "")) or None, str(ds.get("SOPInstanceUID", "")) or None
+                check_instance(ds)
+                if path_study_uid and ds.StudyInstanceUID != path_study_uid:
+                    raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                                           "StudyInstanceUID differs from the study in the URL")
+            except InstanceRejected as e:
+                result.fail(sop_class, sop_uid, e)
+                continue
+            ingest.add(ds)
+        outcomes = ingest.finish()
+    for o in outcomes:
+        if o.error is not None:
+            result.fail(o.sop_class_uid, o.sop_uid, o.error)
+            continue
+        result.referenced.append({**_sop_item(o.sop_class_uid, o.sop_uid), "00081190": {
+            "vr": "UR", "Value": [f"{settings.public_url}/dicom-web/studies/{o.study_uid}/series/"
+                                  f"{o.series_uid}/instances/{o.sop_uid}"]}})
+        result.studies.add(o.study_uid)
+    audit_stored(ctx.db, owner_id=principal.user_id, client_ip=ctx.client_ip, outcomes=outcomes)
     if not result.referenced and not result.failed:
         raise ApiError("The request carried no instances.", code="no_instances", status=400)
     status = 200 if not result.failed else (202 if result.referenced else 409)

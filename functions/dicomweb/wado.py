@@ -26,7 +26,7 @@ from functions.common.study_query import study_key
 from functions.dicomweb.qido import restore_items
 
 STREAM_CHUNK = 256 * 1024
-PASS_HEADERS = ("Content-Type",)
+PASS_HEADERS = ("Content-Type", "Content-Length")
 
 
 AUDIT_WINDOW = 300.0  # seconds: a viewer fetching hundreds of frames is one access, not hundreds

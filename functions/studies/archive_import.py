@@ -13,7 +13,7 @@ from typing import IO
 from functions.common.authz import require_patient_data_access
 from functions.common.errors import LengthRequired, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from functions.common.http import RequestContext
-from functions.common.ingest import audit_stored, store_dataset
+from functions.common.ingest import Ingest, audit_stored
 from functions.common.validation import InstanceRejected, check_instance, parse_part10
 
 log = logging.getLogger(__name__)
@@ -91,22 +91,25 @@ def import_zip(ctx: RequestContext) -> dict:
         if bad is not None:
             raise _bad(f"{bad!r} is corrupt")
         stored, failed = [], []
-        for info in members:
-            with archive.open(info) as f:
-                data = f.read(info.file_size + 1)
-            try:
-                if len(data) != info.file_size:
-                    raise InstanceRejected(0xA700, "the file's real size differs from the archive's listing")
-                ds = parse_part10(data)
-                check_instance(ds)
-                study_uid = store_dataset(ctx.db, owner_id=principal.user_id, ds=ds)
-                stored.append({"file": info.filename, "study_uid": study_uid, "sop_instance_uid": ds.SOPInstanceUID})
-            except InstanceRejected as e:
-                ctx.db.rollback()
-                failed.append({"file": info.filename, "reason_code": int(e.failure_reason), "message": e.message})
-    counts: dict[str, int] = {}
-    for item in stored:
-        counts[item["study_uid"]] = counts.get(item["study_uid"], 0) + 1
-    audit_stored(ctx.db, owner_id=principal.user_id, client_ip=ctx.client_ip, counts=counts)
+        with Ingest(ctx.db, principal.user_id) as ingest:
+            for info in members:
+                with archive.open(info) as f:
+                    data = f.read(info.file_size + 1)
+                try:
+                    if len(data) != info.file_size:
+                        raise InstanceRejected(0xA700, "the file's real size differs from the archive's listing")
+                    ds = parse_part10(data)
+                    check_instance(ds)
+                except InstanceRejected as e:
+                    failed.append({"file": info.filename, "reason_code": int(e.failure_reason), "message": e.message})
+                    continue
+                ingest.add(ds, tag=info.filename)
+            outcomes = ingest.finish()
+    for o in outcomes:
+        if o.error is None:
+            stored.append({"file": o.tag, "study_uid": o.study_uid, "sop_instance_uid": o.sop_uid})
+        else:
+            failed.append({"file": o.tag, "reason_code": int(o.error.failure_reason), "message": o.error.message})
+    audit_stored(ctx.db, owner_id=principal.user_id, client_ip=ctx.client_ip, outcomes=outcomes)
     log.info("archive imported", extra={"stored": len(stored), "failed": len(failed)})
     return {"stored": stored, "failed": failed}

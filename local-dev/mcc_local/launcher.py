@@ -153,7 +153,7 @@ class Platform:
         from functions.auth import accounts
         from functions.common import db
         from functions.common.index import Study
-        from functions.common.ingest import store_dataset
+        from functions.common.ingest import Ingest
         from functions.common.validation import check_instance, parse_part10
         from mcc_local.dicomgen import Patient, ct_series, to_bytes
 
@@ -163,10 +163,14 @@ class Platform:
                 return
             patient = Patient(name="DEMO^CHEST^CT", patient_id="MCC-DEMO-0001", birth_date="19650412", sex="F",
                               accession="DEMO0001")
-            for ds in ct_series(patient, slices=64, rows=256, columns=256, study_date="20260115"):
-                parsed = parse_part10(to_bytes(ds))
-                check_instance(parsed)
-                store_dataset(session, owner_id=owner.id, ds=parsed)
+            with Ingest(session, owner.id) as ingest:
+                for ds in ct_series(patient, slices=64, rows=256, columns=256, study_date="20260115"):
+                    parsed = parse_part10(to_bytes(ds))
+                    check_instance(parsed)
+                    ingest.add(parsed)
+                failed = [o.error for o in ingest.finish() if o.error is not None]
+            if failed:
+                raise RuntimeError(f"the demo study could not be stored: {failed[0]}")
         log.info("demo study loaded for %s", owner_email)
 
     def _announce(self, cert: Path, logins: list[tuple[str, str, str]]) -> None:

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from functions.common import index, models  # noqa: F401  (registers the tables)
+from functions.common import acl, ai_models, index, models  # noqa: F401  (registers the tables)
 from functions.common.config import get_settings
 from functions.common.db import Base, engine_for
 
