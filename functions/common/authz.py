@@ -1,18 +1,33 @@
-"""The one authorisation module: may this caller see or change this study?
+"""The one permission model: may user U do action A on resource R?
 
-Every function asks here; lists are filtered in SQL (`visible_studies`), never in Python.
-Sharing (a later issue) extends `visible_studies` and `can` with share rows.
+Every function asks here (gateway, studies, sharing, models, inference). Access comes from
+ownership, a direct share, or a share with a group the user belongs to; for models also from a
+published version. Lists are filtered in SQL (`visible_studies`, `visible_models`), never by
+loading rows and filtering in Python, and every request asks again: a revoked share or a removed
+group member loses access on the very next request.
+
+Rules beyond the share rows:
+- patient data is for active researchers and health professionals only; admins manage accounts
+  and see no study by role alone;
+- a study shared to someone of the other role (through a mixed group) stays invisible to them:
+  health professionals' studies reach health professionals, researchers' studies researchers;
+- models are shared with researchers; a published version may be run by every active health
+  professional.
 """
 
 from __future__ import annotations
 
 import enum
+import uuid
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
+from functions.common.acl import GroupMember, ModelShare, StudyShare
+from functions.common.ai_models import AiModel, ModelVersion
 from functions.common.errors import Forbidden, NotFound
 from functions.common.index import Study
+from functions.common.models import User
 from functions.common.tokens import Principal
 
 PATIENT_DATA_ROLES = ("researcher", "health_professional")
@@ -20,8 +35,30 @@ PATIENT_DATA_ROLES = ("researcher", "health_professional")
 
 class Action(enum.StrEnum):
     READ = "read"          # search, view metadata, retrieve
-    STORE = "store"        # add instances to the study
+    STORE = "store"        # add instances to the study (measurements, annotations, AI results)
     DELETE = "delete"
+    SHARE = "share"        # see and change who has access
+
+
+class ModelAction(enum.StrEnum):
+    USE = "use"            # run it
+    EDIT = "edit"          # change its information and code (new versions)
+    SHARE = "share"
+    PUBLISH = "publish"
+
+
+STUDY_ACTIONS: dict[str, tuple[Action, ...]] = {
+    "owner": (Action.READ, Action.STORE, Action.DELETE, Action.SHARE),
+    "contribute": (Action.READ, Action.STORE),
+    "read": (Action.READ,),
+}
+MODEL_ACTIONS: dict[str, tuple[ModelAction, ...]] = {
+    "owner": (ModelAction.USE, ModelAction.EDIT, ModelAction.SHARE, ModelAction.PUBLISH),
+    "edit": (ModelAction.USE, ModelAction.EDIT),
+    "use": (ModelAction.USE,),
+    "published": (ModelAction.USE,),
+}
+_RANK = {"read": 1, "use": 1, "contribute": 2, "edit": 2}
 
 
 def require_patient_data_access(principal: Principal) -> None:
@@ -33,18 +70,120 @@ def require_patient_data_access(principal: Principal) -> None:
                         code="account_pending")
 
 
-def visible_studies(principal: Principal) -> Select:
-    """Studies the caller may read, as a query to refine (filters, order, paging)."""
-    return select(Study).where(Study.owner_id == principal.user_id)
+def my_groups(user_id: uuid.UUID) -> Select:
+    return select(GroupMember.group_id).where(GroupMember.user_id == user_id)
 
 
-def can(principal: Principal, action: Action, study: Study) -> bool:
-    return study.owner_id == principal.user_id
+def _granted_to(share, user_id: uuid.UUID):
+    """The share row names the user, or a group the user is a member of (now)."""
+    return or_(share.user_id == user_id, share.group_id.in_(my_groups(user_id)))
+
+
+def _same_role_owner(owner_col, role: str):
+    return owner_col.in_(select(User.id).where(User.role == role))
+
+
+# ------------------------------------------------------------------------------------------ studies
+
+def shared_study_ids(principal: Principal) -> Select:
+    """Ids of studies shared with the caller (directly or through a group), owned by someone of their role."""
+    return (select(StudyShare.study_id).join(Study, Study.id == StudyShare.study_id)
+            .where(_granted_to(StudyShare, principal.user_id),
+                   _same_role_owner(Study.owner_id, principal.role)))
+
+
+def visible_studies(principal: Principal, scope: str = "all") -> Select:
+    """Studies the caller may read, as a query to refine (filters, order, paging). `scope`: all, mine, shared."""
+    mine = Study.owner_id == principal.user_id
+    shared = Study.id.in_(shared_study_ids(principal))
+    where = {"mine": mine, "shared": and_(~mine, shared), "all": or_(mine, shared)}[scope]
+    return select(Study).where(where)
+
+
+def study_access(db: Session, principal: Principal, study: Study) -> str | None:
+    """"owner", "contribute", "read" or None: the caller's best access to the study right now."""
+    if principal.role not in PATIENT_DATA_ROLES or principal.status != "active":
+        return None
+    if study.owner_id == principal.user_id:
+        return "owner"
+    owner_role = db.scalar(select(User.role).where(User.id == study.owner_id))
+    if owner_role != principal.role:
+        return None
+    levels = db.scalars(select(StudyShare.level).where(StudyShare.study_id == study.id,
+                                                       _granted_to(StudyShare, principal.user_id))).all()
+    return max(levels, key=_RANK.__getitem__, default=None)
+
+
+def can(db: Session, principal: Principal, action: Action, study: Study) -> bool:
+    return action in STUDY_ACTIONS.get(study_access(db, principal, study) or "", ())
 
 
 def study_for(db: Session, principal: Principal, study_uid: str, action: Action) -> Study:
     """The study if the caller may do `action` on it; unknown and forbidden answer alike (404)."""
     study = db.scalar(select(Study).where(Study.study_uid == study_uid))
-    if study is None or not can(principal, action, study):
+    if study is None or not can(db, principal, action, study):
         raise NotFound("No such study.")
     return study
+
+
+def study_access_levels(principal: Principal) -> Select:
+    """(study_id, level) rows for every study shared with the caller, for lists that show the level."""
+    return select(StudyShare.study_id, StudyShare.level).where(_granted_to(StudyShare, principal.user_id))
+
+
+def may_store(principal: Principal):
+    """The ingest check for an existing study: owner or `contribute` (see ingest.Ingest)."""
+    return lambda db, study: can(db, principal, Action.STORE, study)
+
+
+# ------------------------------------------------------------------------------------------- models
+
+def _published(model_id_col):
+    return exists().where(ModelVersion.model_id == model_id_col, ModelVersion.published)
+
+
+def visible_models(principal: Principal, scope: str = "all") -> Select:
+    """Models the caller may at least use. `scope`: all, mine, shared (shared with me or published)."""
+    me = principal.user_id
+    mine = AiModel.owner_id == me
+    shared = AiModel.id.in_(select(ModelShare.model_id).where(_granted_to(ModelShare, me)))
+    if principal.role == "researcher":
+        others = and_(shared, _same_role_owner(AiModel.owner_id, "researcher"))
+    elif principal.role == "health_professional":
+        others = _published(AiModel.id)
+    else:
+        others = literal(False)
+    if principal.status != "active" or principal.role not in PATIENT_DATA_ROLES:
+        return select(AiModel).where(literal(False))
+    where = {"mine": mine, "shared": and_(~mine, others), "all": or_(mine, others)}[scope]
+    return select(AiModel).where(where)
+
+
+def model_access(db: Session, principal: Principal, model: AiModel) -> str | None:
+    """"owner", "edit", "use", "published" or None."""
+    if principal.role not in PATIENT_DATA_ROLES or principal.status != "active":
+        return None
+    if model.owner_id == principal.user_id:
+        return "owner"
+    if principal.role == "researcher":
+        levels = db.scalars(select(ModelShare.level).where(ModelShare.model_id == model.id,
+                                                           _granted_to(ModelShare, principal.user_id))).all()
+        return max(levels, key=_RANK.__getitem__, default=None)
+    published = db.scalar(select(_published(literal(model.id))))
+    return "published" if published else None
+
+
+def can_model(db: Session, principal: Principal, action: ModelAction, model: AiModel) -> bool:
+    return action in MODEL_ACTIONS.get(model_access(db, principal, model) or "", ())
+
+
+def model_for(db: Session, principal: Principal, model_id: uuid.UUID | str, action: ModelAction) -> AiModel:
+    """The model if the caller may do `action` on it; unknown and forbidden answer alike (404)."""
+    try:
+        model = db.get(AiModel, uuid.UUID(str(model_id)))
+    except ValueError:
+        model = None
+    if model is None or not can_model(db, principal, action, model):
+        raise NotFound("No such model.")
+    return model
+

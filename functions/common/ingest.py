@@ -50,6 +50,7 @@ WINDOW_BYTES = 64 << 20        # instances held in memory while they upload (at 
 WINDOW_INSTANCES = 16
 INDEX_BATCH = 16               # finished uploads indexed per transaction
 
+NOT_YOURS = "this StudyInstanceUID belongs to a study you may not add to"
 MayStore = Callable[[Session, Study], bool]
 
 
@@ -189,7 +190,7 @@ class Ingest:
             known = (study.id, self.may_store(self.db, study)) if study else (None, True)
             self._known_studies[study_uid] = known
         if not known[1]:
-            raise InstanceRejected(FailureReason.NOT_AUTHORIZED, "this StudyInstanceUID belongs to another user's study")
+            raise InstanceRejected(FailureReason.NOT_AUTHORIZED, NOT_YOURS)
 
     def _already_stored(self, outcome: Outcome) -> bool:
         """A retry of an instance stored before succeeds as is; the same UID in another study fails."""
@@ -249,7 +250,7 @@ class Ingest:
                 for u in batch:
                     if u.outcome.study_uid == study_uid:
                         u.outcome.error = InstanceRejected(FailureReason.NOT_AUTHORIZED,
-                                                           "this StudyInstanceUID belongs to another user's study")
+                                                           NOT_YOURS)
                 continue
             rows.studies[study_uid] = study
         keys = {uid: study_key(study) for uid, study in rows.studies.items()}

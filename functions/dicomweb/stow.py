@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.common.authz import require_patient_data_access
+from functions.common.authz import may_store, require_patient_data_access
 from functions.common.errors import ApiError, UnsupportedMediaType
 from functions.common.http import RequestContext
 from functions.common.ingest import Ingest, audit_stored
@@ -64,7 +64,7 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
         raise UnsupportedMediaType('Only type="application/dicom" is accepted (no metadata+bulkdata STOW).')
     result = StowResult()
     settings = ctx.settings
-    with Ingest(ctx.db, principal.user_id) as ingest:
+    with Ingest(ctx.db, principal.user_id, may_store=may_store(principal)) as ingest:
         for part in iter_parts(request.stream, boundary, max_part_bytes=settings.max_instance_bytes,
                                max_total_bytes=settings.max_stow_bytes):
             sop_class = sop_uid = None

@@ -10,7 +10,7 @@ import zipfile
 import zlib
 from typing import IO
 
-from functions.common.authz import require_patient_data_access
+from functions.common.authz import may_store, require_patient_data_access
 from functions.common.errors import LengthRequired, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from functions.common.http import RequestContext
 from functions.common.ingest import Ingest, audit_stored
@@ -91,7 +91,7 @@ def import_zip(ctx: RequestContext) -> dict:
         if bad is not None:
             raise _bad(f"{bad!r} is corrupt")
         stored, failed = [], []
-        with Ingest(ctx.db, principal.user_id) as ingest:
+        with Ingest(ctx.db, principal.user_id, may_store=may_store(principal)) as ingest:
             for info in members:
                 with archive.open(info) as f:
                     data = f.read(info.file_size + 1)

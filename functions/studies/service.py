@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from functions.common import audit, passwords
-from functions.common.authz import Action, require_patient_data_access, study_for, visible_studies
+from functions.common.authz import (
+    Action,
+    require_patient_data_access,
+    study_access,
+    study_access_levels,
+    study_for,
+    visible_studies,
+)
 from functions.common.errors import ValidationFailed
 from functions.common.http import RequestContext
 from functions.common.index import Study
@@ -20,9 +27,14 @@ ORIGINAL_FIELDS = {"patient_name": "PatientName", "patient_id": "PatientID", "pa
                    "accession_number": "AccessionNumber", "referring_physician": "ReferringPhysicianName"}
 
 
-def summary(study: Study) -> dict:
+SCOPES = ("all", "mine", "shared")
+_RANK = {"read": 1, "contribute": 2}
+
+
+def summary(study: Study, *, access: str, owner_name: str | None) -> dict:
     orig = originals(study)
     return {
+        "access": access, "owner": {"name": owner_name},
         "study_uid": study.study_uid,
         **{name: originals_keyword_value(orig, keyword) for name, keyword in ORIGINAL_FIELDS.items()},
         "study_date": study.study_date.isoformat() if study.study_date else None,
@@ -52,14 +64,38 @@ def list_studies(ctx: RequestContext) -> dict:
         raise ValidationFailed.field("limit", "limit and offset must be whole numbers") from None
     if limit > 100:
         raise ValidationFailed.field("limit", "must be at most 100")
+    scope = args.get("scope", "all")
+    if scope not in SCOPES:
+        raise ValidationFailed.field("scope", "must be one of " + ", ".join(SCOPES))
     f = StudyFilter(patient_name=args.get("patient_name") or None, patient_id=args.get("patient_id") or None,
                     modality=args.get("modality") or None, date_from=_date(args, "date_from"),
                     date_to=_date(args, "date_to"))
-    studies, total = page(ctx.db, apply(visible_studies(principal), f), sort=args.get("sort", "date"),
+    studies, total = page(ctx.db, apply(visible_studies(principal, scope), f), sort=args.get("sort", "date"),
                           limit=limit, offset=offset, with_total=True)
     audit.record(ctx.db, "study_list", actor_id=principal.user_id, client_ip=ctx.client_ip,
-                 details={"results": len(studies)})
-    return {"items": [summary(s) for s in studies], "total": total}
+                 details={"results": len(studies), "scope": scope})
+    access = _access_of(ctx, principal, studies)
+    names = _owner_names(ctx, studies)
+    return {"items": [summary(s, access=access[s.id], owner_name=names.get(s.owner_id)) for s in studies],
+            "total": total}
+
+
+def _access_of(ctx: RequestContext, principal, studies: list[Study]) -> dict:
+    """The caller's level on each study of one page (one query for the shared ones)."""
+    access = {s.id: "owner" for s in studies if s.owner_id == principal.user_id}
+    others = [s.id for s in studies if s.id not in access]
+    if others:
+        levels = study_access_levels(principal).subquery()
+        for study_id, level in ctx.db.execute(select(levels.c.study_id, levels.c.level)
+                                              .where(levels.c.study_id.in_(others))):
+            if _RANK[level] > _RANK.get(access.get(study_id, ""), 0):
+                access[study_id] = level
+    return access
+
+
+def _owner_names(ctx: RequestContext, studies: list[Study]) -> dict:
+    owners = {s.owner_id for s in studies}
+    return dict(ctx.db.execute(select(User.id, User.name).where(User.id.in_(owners))).all()) if owners else {}
 
 
 def get_study(ctx: RequestContext, study_uid: str) -> dict:
@@ -68,7 +104,8 @@ def get_study(ctx: RequestContext, study_uid: str) -> dict:
     study = study_for(ctx.db, principal, study_uid, Action.READ)
     audit.record(ctx.db, "study_view", actor_id=principal.user_id, client_ip=ctx.client_ip,
                  target=f"study:{study.study_uid}", details={"what": "summary"})
-    return summary(study)
+    owner_name = ctx.db.scalar(select(User.name).where(User.id == study.owner_id))
+    return summary(study, access=study_access(ctx.db, principal, study), owner_name=owner_name)
 
 
 def delete_study(ctx: RequestContext, study_uid: str) -> None:

@@ -21,8 +21,11 @@ from werkzeug.serving import WSGIRequestHandler
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# function name → public path prefix; the source is functions/<name>/main.py, the target <name>.
-FUNCTIONS: dict[str, str] = {"auth": "/api/auth", "dicomweb": "/dicom-web", "studies": "/api/studies"}
+# function name → its public path prefixes; the source is functions/<name>/main.py, the target <name>.
+FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "auth": ("/api/auth",), "dicomweb": ("/dicom-web",), "studies": ("/api/studies",),
+    "sharing": ("/api/groups", "/api/shares", "/api/access"),
+}
 
 SECURITY_HEADERS = [
     ("Strict-Transport-Security", "max-age=31536000"),
@@ -69,7 +72,8 @@ class Origin:
         self.web_dist = web_dist.resolve()
         self.viewer_dist = viewer_dist.resolve()
         self.viewer_csp = VIEWER_CSP.format(inline_scripts=_inline_script_hashes(self.viewer_dist / "index.html"))
-        self.functions = [(prefix, _function_app(name)) for name, prefix in FUNCTIONS.items()]
+        apps = {name: _function_app(name) for name in FUNCTIONS}
+        self.functions = [(prefix, apps[name]) for name, prefixes in FUNCTIONS.items() for prefix in prefixes]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from functions.auth.views import api
 from functions.common.http import UNSAFE_METHODS, Access, Route
 from tests.support.api_client import Account, AccountFactory, ApiClient
+from tests.support.json_examples import example
 from tests.support.problem import assert_problem
 
 _PARAM = re.compile(r"<(?:[^:>]+:)?[^>]+>")
@@ -49,27 +50,6 @@ NON_ADMINS = {  # caller → the problem code an admin route answers them
     "pending professional": "forbidden",
     "admin without TOTP": "mfa_enrolment_required",
 }
-
-
-def example(schema: dict):
-    """The simplest value a JSON Schema accepts (to reach the handler behind body validation)."""
-    if "enum" in schema:
-        return schema["enum"][0]
-    kind = schema.get("type")
-    if kind == "object":
-        return {name: example(schema["properties"][name]) for name in schema.get("required", [])}
-    if kind == "string":
-        shortest = max(schema.get("minLength", 0), 1)
-        for candidate in ("x" * shortest, "admin-matrix@example.org", "1" * max(shortest, 6)):
-            if Draft202012Validator(schema).is_valid(candidate):
-                return candidate
-    if kind in ("integer", "number"):
-        return schema.get("minimum", 1)
-    if kind == "boolean":
-        return True
-    if kind == "array":
-        return []
-    raise AssertionError(f"teach example() a value for {schema}")
 
 
 def valid_body(endpoint: Endpoint) -> dict | None:

@@ -1,0 +1,311 @@
+"""The permission matrix: every action on a study and on a model, over real HTTP, against every
+relationship a caller can have to it; the allowed set must be exactly the expected one, and what is
+forbidden must answer exactly like an unknown resource."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from mcc_local.dicomgen import Patient, ct_series
+from mcc_local.srgen import length_measurement_sr
+
+from functions.common import db
+from functions.common.ai_models import AiModel, ModelVersion
+from tests.support.api_client import STRONG_PASSWORD, ApiClient
+from tests.support.dicomweb import stow
+
+UNKNOWN_STUDY = "1.2.826.0.1.3680043.8.498.99999999999999999999999999999999999"
+
+STUDY_ACTIONS = ("search", "list", "metadata", "frames", "retrieve", "store_sr", "see_shares", "share", "revoke",
+                 "delete")
+READ = {"search", "list", "metadata", "frames", "retrieve"}
+STUDY_EXPECTED: dict[str, set[str]] = {
+    "owner": set(STUDY_ACTIONS),
+    "direct read": READ,
+    "direct contribute": READ | {"store_sr"},
+    "group member (read)": READ,
+    "group member (contribute)": READ | {"store_sr"},
+    "former group member": set(),
+    "revoked user": set(),
+    "other role in the group": set(),
+    "pending health professional": set(),
+    "admin": set(),
+    "anonymous": set(),
+}
+MODEL_ACTIONS = ("use", "edit", "see_shares", "share", "revoke", "publish")
+MODEL_EXPECTED: dict[str, set[str]] = {
+    "owner": set(MODEL_ACTIONS),
+    "direct use": {"use"},
+    "direct edit": {"use", "edit"},
+    "group member (use)": {"use"},
+    "former group member": set(),
+    "revoked user": set(),
+    "health professional": set(),
+    "pending health professional": set(),
+    "admin": set(),
+    "anonymous": set(),
+}
+
+
+@dataclass
+class Outcome:
+    allowed: bool
+    status: int
+    code: str | None
+
+
+def _outcome(r, allowed: bool) -> Outcome:
+    code = r.json().get("code") if r.headers.get("Content-Type", "").startswith("application/problem+json") else None
+    return Outcome(allowed, r.status_code, code)
+
+
+@dataclass
+class StudyWorld:
+    uid: str
+    image: object
+    frame_path: str
+    instance_path: str
+    callers: dict[str, ApiClient]
+    owner: ApiClient
+    fresh_grantee: Callable[[], str]
+
+
+@pytest.fixture(scope="module")
+def study_world(factory) -> StudyWorld:
+    owner = factory.create("health_professional")
+    series = ct_series(Patient(name="MATRIX^STUDY", patient_id=f"M-{uuid.uuid4().hex[:8]}"), slices=2, rows=16,
+                       columns=16)
+    assert stow(owner.client, series).status_code == 200
+    uid = str(series[0].StudyInstanceUID)
+    accounts = {name: factory.create("health_professional") for name in (
+        "direct read", "direct contribute", "group member (read)", "group member (contribute)",
+        "former group member", "revoked user")}
+    accounts["other role in the group"] = factory.create("researcher")
+    accounts["pending health professional"] = factory.create("health_professional", status="pending")
+    accounts["admin"] = factory.admin()
+    c = owner.client
+
+    def share(**body) -> dict:
+        r = c.post(f"/api/shares/studies/{uid}", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def group(*members, level: str) -> str:
+        gid = c.post("/api/groups", json={"name": f"matrix {level}"}).json()["id"]
+        for m in members:
+            assert c.post(f"/api/groups/{gid}/members", json={"email": m.email}).status_code == 201
+        share(group_id=gid, level=level)
+        return gid
+
+    share(email=accounts["direct read"].email, level="read")
+    share(email=accounts["direct contribute"].email, level="contribute")
+    read_group = group(accounts["group member (read)"], accounts["former group member"], level="read")
+    group(accounts["group member (contribute)"], level="contribute")
+    revoked = share(email=accounts["revoked user"].email, level="read")
+    assert c.delete(f"/api/shares/studies/{uid}/{revoked['id']}").status_code == 204
+    former = accounts["former group member"]
+    assert c.delete(f"/api/groups/{read_group}/members/{former.id}").status_code == 204
+    # a researcher joins the group after the share: the study stays invisible to them
+    assert c.post(f"/api/groups/{read_group}/members",
+                  json={"email": accounts["other role in the group"].email}).status_code == 201
+    callers = {name: a.client for name, a in accounts.items()}
+    callers["anonymous"] = factory.client()
+    callers["owner"] = c
+    image = series[0]
+    return StudyWorld(uid, image,
+                      f"/dicom-web/studies/{uid}/series/{image.SeriesInstanceUID}/instances/{image.SOPInstanceUID}"
+                      "/frames/1",
+                      f"/dicom-web/studies/{uid}/series/{image.SeriesInstanceUID}/instances/{image.SOPInstanceUID}",
+                      callers, c, lambda: factory.create("health_professional").email)
+
+
+def _study_action(world: StudyWorld, client: ApiClient, action: str, uid: str) -> Outcome:
+    frame = world.frame_path.replace(world.uid, uid)
+    instance = world.instance_path.replace(world.uid, uid)
+    if action == "search":
+        r = client.get("/dicom-web/studies", params={"StudyInstanceUID": uid})
+        found = r.status_code == 200 and any(i["0020000D"]["Value"][0] == uid for i in r.json())
+        return Outcome(found, r.status_code, None if r.status_code == 200 else r.json().get("code"))
+    if action == "list":
+        r = client.get("/api/studies", params={"scope": "all", "limit": 100})
+        found = r.status_code == 200 and uid in [i["study_uid"] for i in r.json()["items"]]
+        return Outcome(found, r.status_code, None if r.status_code == 200 else r.json().get("code"))
+    if action == "metadata":
+        r = client.get(f"/dicom-web/studies/{uid}/metadata")
+        return _outcome(r, r.status_code == 200)
+    if action == "frames":
+        r = client.get(frame, headers={"Accept": 'multipart/related; type="application/octet-stream"'})
+        return _outcome(r, r.status_code == 200)
+    if action == "retrieve":
+        r = client.get(instance, headers={"Accept": 'multipart/related; type="application/dicom"'})
+        return _outcome(r, r.status_code == 200)
+    if action == "store_sr":
+        r = stow(client, [length_measurement_sr(world.image, length_mm=12.5)])
+        return _outcome(r, r.status_code == 200)
+    if action == "see_shares":
+        r = client.get(f"/api/shares/studies/{uid}")
+        return _outcome(r, r.status_code == 200)
+    if action == "share":
+        r = client.post(f"/api/shares/studies/{uid}", json={"email": world.fresh_grantee(), "level": "read"})
+        return _outcome(r, r.status_code == 201)
+    if action == "revoke":
+        target = world.owner.post(f"/api/shares/studies/{world.uid}",
+                                  json={"email": world.fresh_grantee(), "level": "read"}).json()["id"]
+        r = client.delete(f"/api/shares/studies/{uid}/{target}")
+        return _outcome(r, r.status_code == 204)
+    if action == "delete":
+        r = client.request("DELETE", f"/api/studies/{uid}", json={"password": STRONG_PASSWORD})
+        return _outcome(r, r.status_code == 204)
+    raise AssertionError(action)
+
+
+ORDER = [name for name in STUDY_EXPECTED if name != "owner"] + ["owner"]  # the owner deletes the study last
+
+
+def test_study_permission_matrix(study_world: StudyWorld):
+    observed: dict[str, set[str]] = {}
+    mismatched_denials: list[str] = []
+    for who in ORDER:
+        client = study_world.callers[who]
+        allowed = set()
+        for action in STUDY_ACTIONS:
+            got = _study_action(study_world, client, action, study_world.uid)
+            if got.allowed:
+                allowed.add(action)
+                continue
+            if action == "store_sr":  # STOW into an unknown StudyInstanceUID creates a new study by design
+                continue
+            unknown = _study_action(study_world, client, action, UNKNOWN_STUDY)
+            if (unknown.status, unknown.code) != (got.status, got.code):
+                mismatched_denials.append(f"{who} {action}: {got} vs unknown {unknown}")
+        observed[who] = allowed
+    assert observed == STUDY_EXPECTED
+    assert mismatched_denials == []
+
+
+def test_denials_say_why_for_accounts_without_patient_data(study_world: StudyWorld):
+    for who, code in (("pending health professional", "account_pending"), ("admin", "no_patient_data_access")):
+        r = study_world.callers[who].get("/dicom-web/studies")
+        assert r.status_code == 403 and r.json()["code"] == code
+    assert study_world.callers["anonymous"].get("/dicom-web/studies").status_code == 401
+
+
+# ------------------------------------------------------------------------------------------- models
+
+@dataclass
+class ModelWorld:
+    model_id: str
+    callers: dict[str, ApiClient]
+    owner: ApiClient
+    fresh_grantee: Callable[[], str]
+
+
+@pytest.fixture(scope="module")
+def model_world(factory) -> ModelWorld:
+    owner = factory.create("researcher")
+    with db.session_scope() as session:  # models arrive with their own issue; the rows sharing needs exist now
+        model = AiModel(id=uuid.uuid4(), owner_id=uuid.UUID(owner.id), name="Matrix segmenter")
+        session.add(model)
+        session.flush()
+        session.add_all([ModelVersion(id=uuid.uuid4(), model_id=model.id, version=v, created_by=model.owner_id)
+                         for v in (1, 2)])
+        model_id = str(model.id)
+    accounts = {name: factory.create("researcher") for name in (
+        "direct use", "direct edit", "group member (use)", "former group member", "revoked user")}
+    accounts["health professional"] = factory.create("health_professional")
+    accounts["pending health professional"] = factory.create("health_professional", status="pending")
+    accounts["admin"] = factory.admin()
+    c = owner.client
+
+    def share(**body) -> dict:
+        r = c.post(f"/api/shares/models/{model_id}", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    share(email=accounts["direct use"].email, level="use")
+    share(email=accounts["direct edit"].email, level="edit")
+    gid = c.post("/api/groups", json={"name": "model group"}).json()["id"]
+    for m in ("group member (use)", "former group member"):
+        assert c.post(f"/api/groups/{gid}/members", json={"email": accounts[m].email}).status_code == 201
+    share(group_id=gid, level="use")
+    revoked = share(email=accounts["revoked user"].email, level="use")
+    assert c.delete(f"/api/shares/models/{model_id}/{revoked['id']}").status_code == 204
+    assert c.delete(f"/api/groups/{gid}/members/{accounts['former group member'].id}").status_code == 204
+    callers = {name: a.client for name, a in accounts.items()}
+    callers["anonymous"] = factory.client()
+    callers["owner"] = c
+    return ModelWorld(model_id, callers, c, lambda: factory.create("researcher").email)
+
+
+def _model_action(world: ModelWorld, client: ApiClient, action: str, model_id: str) -> Outcome:
+    if action in ("use", "edit"):
+        r = client.get(f"/api/access/models/{model_id}")
+        return _outcome(r, r.status_code == 200 and action in r.json()["actions"])
+    if action == "see_shares":
+        r = client.get(f"/api/shares/models/{model_id}")
+        return _outcome(r, r.status_code == 200)
+    if action == "share":
+        r = client.post(f"/api/shares/models/{model_id}", json={"email": world.fresh_grantee(), "level": "use"})
+        return _outcome(r, r.status_code == 201)
+    if action == "revoke":
+        target = world.owner.post(f"/api/shares/models/{world.model_id}",
+                                  json={"email": world.fresh_grantee(), "level": "use"}).json()["id"]
+        r = client.delete(f"/api/shares/models/{model_id}/{target}")
+        return _outcome(r, r.status_code == 204)
+    if action == "publish":
+        r = client.put(f"/api/shares/models/{model_id}/publication", json={"version": 1})
+        if r.status_code == 200:
+            assert world.owner.delete(f"/api/shares/models/{world.model_id}/publication").status_code == 204
+        return _outcome(r, r.status_code == 200)
+    raise AssertionError(action)
+
+
+def test_model_permission_matrix(model_world: ModelWorld):
+    observed: dict[str, set[str]] = {}
+    mismatched_denials: list[str] = []
+    unknown_model = str(uuid.uuid4())
+    for who, client in model_world.callers.items():
+        allowed = set()
+        for action in MODEL_ACTIONS:
+            got = _model_action(model_world, client, action, model_world.model_id)
+            if got.allowed:
+                allowed.add(action)
+                continue
+            if action == "edit" and got.status == 200:  # may use, may not edit: same model, fewer actions
+                continue
+            unknown = _model_action(model_world, client, action, unknown_model)
+            if (unknown.status, unknown.code) != (got.status, got.code):
+                mismatched_denials.append(f"{who} {action}: {got} vs unknown {unknown}")
+        observed[who] = allowed
+    assert observed == MODEL_EXPECTED
+    assert mismatched_denials == []
+
+
+def test_a_published_version_lets_every_approved_health_professional_use_the_model(model_world: ModelWorld,
+                                                                                  factory):
+    owner, mid = model_world.owner, model_world.model_id
+    doctor = model_world.callers["health professional"]
+    assert doctor.get(f"/api/access/models/{mid}").status_code == 404
+    assert owner.put(f"/api/shares/models/{mid}/publication", json={"version": 2}).json() == {"published_version": 2}
+    try:
+        assert doctor.get(f"/api/access/models/{mid}").json() == {"access": "published", "actions": ["use"]}
+        listed = doctor.get("/api/shares/models", params={"scope": "shared"}).json()["items"]
+        assert [(m["id"], m["published_version"]) for m in listed if m["id"] == mid] == [(mid, 2)]
+        assert model_world.callers["pending health professional"].get(f"/api/access/models/{mid}").status_code == 403
+        stranger = factory.create("researcher").client  # publication is for health professionals
+        assert stranger.get(f"/api/access/models/{mid}").status_code == 404
+        r = owner.put(f"/api/shares/models/{mid}/publication", json={"version": 7})
+        assert r.status_code == 422 and r.json()["code"] == "unknown_version"
+        assert owner.get(f"/api/shares/models/{mid}").json()["published_version"] == 2
+    finally:
+        assert owner.delete(f"/api/shares/models/{mid}/publication").status_code == 204
+    assert doctor.get(f"/api/access/models/{mid}").status_code == 404
+
+
+def test_models_are_shared_with_researchers_only(model_world: ModelWorld, factory):
+    r = model_world.owner.post(f"/api/shares/models/{model_world.model_id}",
+                               json={"email": factory.create("health_professional").email, "level": "use"})
+    assert r.status_code == 422 and r.json()["code"] == "wrong_role"
