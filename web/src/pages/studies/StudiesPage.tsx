@@ -72,7 +72,7 @@ export function StudiesPage() {
       <section className="stack" aria-labelledby="find-studies">
         <h2 id="find-studies" className="section-title">Find studies</h2>
         <StudyFilters key={search} initial={state.filters} errors={errors} busy={loading}
-          onApply={(filters) => go({ filters, sort: state.sort, offset: 0 })} />
+          onApply={(filters) => go({ ...state, filters, offset: 0 })} />
         {error && error.status !== 422 && (
           <>
             <FormError error={error} />
