@@ -35,7 +35,7 @@ export const transferOwnership = (groupId: string, userId: string) =>
 const sharesPath = (kind: SharedKind, resourceId: string): string => `${SHARES}/${kind}/${id(resourceId)}`;
 
 export const listShares = <K extends SharedKind>(kind: K, resourceId: string) =>
-  request<SharesOf[K]>('GET', sharesPath(kind, resourceId));
+  request<SharesOf<K>>('GET', sharesPath(kind, resourceId));
 /** Share with a person (by email) or one of my groups; the grantee, or every member but me, is emailed. */
 export const addShare = <K extends SharedKind>(kind: K, resourceId: string, target: ShareTarget, level: ShareLevels[K]) =>
   request<Share<ShareLevels[K]>>('POST', sharesPath(kind, resourceId), { body: { ...target, level } });

@@ -250,14 +250,14 @@ export interface Shares<L extends string> {
   items: Share<L>[];
 }
 
-export interface ModelShares extends Shares<ModelShareLevel> {
-  published_version: number | null;
+/** What a kind's share list adds to owner and shares: a model's published version. */
+interface SharesExtra {
+  studies: object;
+  models: { published_version: number | null };
 }
 
-export interface SharesOf {
-  studies: Shares<StudyShareLevel>;
-  models: ModelShares;
-}
+export type SharesOf<K extends SharedKind> = Shares<ShareLevels[K]> & SharesExtra[K];
+export type ModelShares = SharesOf<'models'>;
 
 export interface Publication {
   published_version: number;
