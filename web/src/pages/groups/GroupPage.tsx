@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router-dom';
-import { sharing, type GroupDetail, type GroupMember, type MemberRole } from '../../api';
+import { sharing, type GroupMember, type MemberRole } from '../../api';
 import { Alert } from '../../components/Alert';
 import { FormError } from '../../components/form';
 import { Loading } from '../../components/Loading';
@@ -52,7 +52,6 @@ export function GroupPage() {
     return <div className="stack">{BACK}{error ? <FormError error={error} /> : <Loading label="Loading the group…" />}</div>;
   }
 
-  const members = (g: GroupDetail) => plural(g.member_count, 'member', 'members');
   const setRole = (member: GroupMember, role: MemberRole) =>
     void change(() => sharing.setMemberRole(group.id, member.user.id, role),
       `${member.user.name} is now a ${GROUP_ROLE_LABELS[role].toLowerCase()}.`);
@@ -65,7 +64,7 @@ export function GroupPage() {
       <header className="page-header">
         <h1>{group.name}</h1>
         <p className="muted">
-          Owned by {group.owner.name} · {members(group)} · your role: {GROUP_ROLE_LABELS[group.my_role].toLowerCase()}
+          Owned by {group.owner.name} · {plural(group.member_count, 'member', 'members')} · your role: {GROUP_ROLE_LABELS[group.my_role].toLowerCase()}
         </p>
       </header>
       {notice && <Alert tone="success">{notice}</Alert>}

@@ -66,21 +66,24 @@ export function StudyTable({ items, busy, onShare, onDelete }: {
                 ) : (
                   <td className="muted">You</td>
                 )}
-                <td className="actions nowrap">
+                <td className="actions">
                   <span id={describedId} hidden>{describe(study)}</span>
-                  <a className="btn btn--secondary btn--small" href={studies.viewerUrl(study.study_uid)}>
-                    Open<span className="visually-hidden"> {describe(study)} in the viewer</span>
-                  </a>
-                  {!isSharedWithMe(study) && (
-                    <>
-                      <Button variant="secondary" className="btn--small" aria-describedby={describedId} onClick={() => onShare(study)}>
-                        Share
-                      </Button>
-                      <Button variant="danger" className="btn--small" onClick={() => onDelete(study)}>
-                        Delete<span className="visually-hidden"> {describe(study)}</span>
-                      </Button>
-                    </>
-                  )}
+                  <div className="row-actions">
+                    <a className="btn btn--secondary btn--small" href={studies.viewerUrl(study.study_uid)}>
+                      Open<span className="visually-hidden"> {describe(study)} in the viewer</span>
+                    </a>
+                    {!isSharedWithMe(study) && (
+                      <>
+                        <Button variant="secondary" className="btn--small" aria-describedby={describedId}
+                          onClick={() => onShare(study)}>
+                          Share
+                        </Button>
+                        <Button variant="danger" className="btn--small" onClick={() => onDelete(study)}>
+                          Delete<span className="visually-hidden"> {describe(study)}</span>
+                        </Button>
+                      </>
+                    )}
+                  </div>
                 </td>
               </tr>
             );
