@@ -40,6 +40,7 @@ export function ConfirmButton({
       await onConfirm();
     } finally {
       // Unmounted when the action removed what it was about; then these do nothing.
+      returnFocus.current = true;
       setBusy(false);
       setAsking(false);
     }
