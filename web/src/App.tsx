@@ -6,7 +6,10 @@ import { CertificatesPage } from './pages/admin/CertificatesPage';
 import { UsersPage } from './pages/admin/UsersPage';
 import { ConfirmEmailPage } from './pages/email/ConfirmEmailPage';
 import { VerifyEmailPage } from './pages/email/VerifyEmailPage';
+import { GroupPage } from './pages/groups/GroupPage';
+import { GroupsPage } from './pages/groups/GroupsPage';
 import { HomePage } from './pages/home/HomePage';
+import { SharedModelsPage } from './pages/models/SharedModelsPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { OAuthCompletePage } from './pages/oauth/OAuthCompletePage';
 import { ForgotPasswordPage } from './pages/password/ForgotPasswordPage';
@@ -39,6 +42,9 @@ export function App() {
             <Route index element={<HomePage />} />
             <Route path="/profile" element={<ProfilePage />} />
             <Route path="/studies" element={<StudiesPage />} />
+            <Route path="/groups" element={<GroupsPage />} />
+            <Route path="/groups/:groupId" element={<GroupPage />} />
+            <Route path="/models/shared" element={<SharedModelsPage />} />
             <Route path="/admin" element={<RequireRole role="admin"><Navigate to="/admin/users" replace /></RequireRole>} />
             <Route path="/admin/users" element={<RequireRole role="admin"><UsersPage /></RequireRole>} />
             <Route path="/admin/certificates" element={<RequireRole role="admin"><CertificatesPage /></RequireRole>} />

@@ -1,4 +1,4 @@
-/** Types of the API contract: `auth` (docs/api/auth.md) and `studies`. */
+/** Types of the API contract: `auth` (docs/api/auth.md), `studies` and `sharing` (docs/api/sharing.md). */
 
 export type Role = 'researcher' | 'health_professional' | 'admin';
 export type SignupRole = Exclude<Role, 'admin'>;
@@ -139,12 +139,19 @@ export interface StudySummary {
   num_series: number;
   num_instances: number;
   uploaded_at: string | null;
+  /** What the signed-in user may do with it: their own study, or shared with them at a level. */
+  access: StudyAccess;
+  owner: { name: string };
 }
 
 /** date: newest study first; -date: oldest first; uploaded: most recently uploaded first. */
 export type StudySort = 'date' | '-date' | 'uploaded' | '-uploaded';
 
+/** all: mine and shared with me (the server's default); mine; shared: shared with me. */
+export type StudyScope = 'all' | 'mine' | 'shared';
+
 export interface StudyQuery extends PageQuery {
+  scope?: StudyScope;
   patient_name?: string;
   patient_id?: string;
   modality?: string;
@@ -172,4 +179,106 @@ export interface ImportFailure {
 export interface ImportResult {
   stored: ImportedInstance[];
   failed: ImportFailure[];
+}
+
+// Sharing (docs/api/sharing.md): groups, study and model shares, publication, access
+
+/** Another user, as sharing shows them. */
+export interface Person {
+  id: string;
+  email: string;
+  name: string;
+  role: SignupRole;
+}
+
+export type GroupRole = 'owner' | 'manager' | 'member';
+/** The roles a member can be given; ownership moves only by transfer. */
+export type MemberRole = Exclude<GroupRole, 'owner'>;
+
+export interface Group {
+  id: string;
+  name: string;
+  my_role: GroupRole;
+  owner: Person;
+  member_count: number;
+  created_at: string;
+}
+
+export interface GroupMember {
+  user: Person;
+  role: GroupRole;
+  added_at: string;
+}
+
+/** A group with its members, owner first, then by name. */
+export interface GroupDetail extends Group {
+  members: GroupMember[];
+}
+
+export type StudyShareLevel = 'read' | 'contribute';
+export type ModelShareLevel = 'use' | 'edit';
+
+/** What can be shared, as named in the API's paths, and the levels each is shared at. */
+export interface ShareLevels {
+  studies: StudyShareLevel;
+  models: ModelShareLevel;
+}
+export type SharedKind = keyof ShareLevels;
+
+export interface GroupRef {
+  id: string;
+  name: string;
+  member_count: number;
+}
+
+export type Grantee = { type: 'user'; user: Person } | { type: 'group'; group: GroupRef };
+
+export interface Share<L extends string = StudyShareLevel | ModelShareLevel> {
+  id: string;
+  level: L;
+  grantee: Grantee;
+  created_at: string;
+  created_by: Person;
+}
+
+/** Who a share is for: a person by email, or one of my groups. */
+export type ShareTarget = { email: string } | { group_id: string };
+
+/** The owner and shares of a study (GET /api/shares/studies/{uid}) or a model (which adds its publication). */
+export interface Shares<L extends string> {
+  owner: Person;
+  items: Share<L>[];
+}
+
+/** What a kind's share list adds to owner and shares: a model's published version. */
+interface SharesExtra {
+  studies: object;
+  models: { published_version: number | null };
+}
+
+export type SharesOf<K extends SharedKind> = Shares<ShareLevels[K]> & SharesExtra[K];
+export type ModelShares = SharesOf<'models'>;
+
+export interface Publication {
+  published_version: number;
+}
+
+export type StudyAccess = 'owner' | StudyShareLevel;
+export type StudyAction = 'read' | 'store' | 'delete' | 'share';
+export type ModelAccess = 'owner' | ModelShareLevel | 'published';
+export type ModelAction = 'use' | 'edit' | 'share' | 'publish';
+
+/** What the signed-in user may do with one study or model. */
+export interface Access<A extends string, X extends string> {
+  access: A;
+  actions: X[];
+}
+
+/** A model someone shared with me, or published for every health professional. */
+export interface SharedModel {
+  id: string;
+  name: string;
+  owner: Person;
+  access: Exclude<ModelAccess, 'owner'>;
+  published_version: number | null;
 }

@@ -1,4 +1,4 @@
-import type { CertificateStatus, Role, UserStatus } from '../api';
+import type { CertificateStatus, GroupRole, Role, UserStatus } from '../api';
 
 export const ROLE_LABELS: Readonly<Record<Role, string>> = {
   researcher: 'Researcher',
@@ -17,4 +17,10 @@ export const CERTIFICATE_LABELS: Readonly<Record<CertificateStatus, string>> = {
   pending: 'Pending review',
   approved: 'Approved',
   rejected: 'Rejected',
+};
+
+export const GROUP_ROLE_LABELS: Readonly<Record<GroupRole, string>> = {
+  owner: 'Owner',
+  manager: 'Manager',
+  member: 'Member',
 };

@@ -8,6 +8,7 @@ const STUDY = {
   study_uid: '1.2.3', patient_name: 'DOE^JANE', patient_id: 'MCC-1', patient_birth_date: '19700101',
   accession_number: 'ACC1', referring_physician: 'WHO^DR', study_date: '2026-01-15', modalities: ['CT'],
   description: 'Chest', num_series: 1, num_instances: 12, uploaded_at: '2026-02-01T10:00:00+00:00',
+  access: 'owner', owner: { name: 'Ada' },
 };
 
 beforeAll(async () => {
@@ -41,6 +42,14 @@ describe('the study list', () => {
     expect(Object.fromEntries(url.searchParams)).toEqual({
       patient_name: 'do*', modality: 'CT', date_from: '2026-01-01', sort: '-date', limit: '20', offset: '40',
     });
+  });
+
+  it('asks for one scope and reads each study\'s access and owner', async () => {
+    const shared = { ...STUDY, study_uid: '1.2.4', access: 'read', owner: { name: 'Grace' } };
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [shared], total: 1 } }));
+    const page = await studies.listStudies({ scope: 'shared', limit: 20 });
+    expect(server.requests[0]?.path).toBe('/api/studies?scope=shared&limit=20');
+    expect(page.items[0]).toMatchObject({ access: 'read', owner: { name: 'Grace' } });
   });
 
   it('encodes what a name search may contain', async () => {

@@ -13,14 +13,18 @@ export interface RadioGroupProps<V extends string> {
   value: V | '';
   onChange: (value: V) => void;
   error?: string | undefined;
+  /** Options side by side, as one segmented switch. */
+  inline?: boolean;
 }
 
-/** A fieldset of radio buttons, each with a visible label and optional hint. */
-export function RadioGroup<V extends string>({ legend, name, options, value, onChange, error }: RadioGroupProps<V>) {
+/** A fieldset of radio buttons (a radiogroup named by its legend), each with a visible label and optional hint. */
+export function RadioGroup<V extends string>({ legend, name, options, value, onChange, error, inline = false }: RadioGroupProps<V>) {
   const id = useId();
+  const className = ['field', 'radio-group', inline ? 'radio-group--inline' : '', error ? 'field--invalid' : ''].filter(Boolean).join(' ');
   return (
-    <fieldset className={`field radio-group${error ? ' field--invalid' : ''}`} aria-describedby={error ? `${id}-error` : undefined}>
-      <legend className="field-label">{legend}</legend>
+    <fieldset role="radiogroup" aria-labelledby={`${id}-legend`} className={className}
+      aria-describedby={error ? `${id}-error` : undefined}>
+      <legend id={`${id}-legend`} className="field-label">{legend}</legend>
       {options.map((option) => {
         const optionId = `${id}-${option.value}`;
         return (

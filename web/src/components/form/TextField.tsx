@@ -1,4 +1,4 @@
-import { useId, type InputHTMLAttributes } from 'react';
+import { useId, type InputHTMLAttributes, type Ref } from 'react';
 
 type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, 'value' | 'onChange' | 'id'>;
 
@@ -8,6 +8,7 @@ export interface TextFieldProps extends InputProps {
   onValueChange: (value: string) => void;
   error?: string | undefined;
   hint?: string | undefined;
+  ref?: Ref<HTMLInputElement>;
 }
 
 /** A labelled input with its hint and its field-level error bound by aria attributes. */

@@ -1,4 +1,5 @@
 export { Button } from './Button';
+export type { ButtonVariant } from './Button';
 export { FormError } from './FormError';
 export { RadioGroup } from './RadioGroup';
 export type { RadioOption } from './RadioGroup';

@@ -34,6 +34,16 @@ export function HomePage() {
             </p>
           </Section>
         )}
+        {hasPatientData(user.role) && (
+          <Section title="Sharing">
+            <p className="muted">Share studies with colleagues of your role, one by one or as a group, and see the models shared with you.</p>
+            <p>
+              <Link to="/groups">Go to your groups</Link>
+              {' · '}
+              <Link to="/models/shared">Models shared with me</Link>
+            </p>
+          </Section>
+        )}
         <Section title="Your account">
           <p className="muted">Manage your name, password, email address, two-factor authentication and sessions.</p>
           <p>

@@ -1,5 +1,6 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { studies, type StudySummary } from '../../api';
+import { Dialog } from '../../components/Dialog';
 import { Button, FormError, TextField, splitErrors } from '../../components/form';
 import { formatDate, formatPersonName, plural } from '../../lib/format';
 import { useAction } from '../../lib/useAction';
@@ -12,18 +13,9 @@ export interface DeleteStudyDialogProps {
 
 /** A modal confirmation: deleting asks for the current password (the server checks it). */
 export function DeleteStudyDialog({ study, onCancel, onDeleted }: DeleteStudyDialogProps) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const titleId = useId();
   const [password, setPassword] = useState('');
   const { busy, error, run } = useAction();
   const errors = splitErrors(error, { password: ['invalid_credentials'] });
-
-  // showModal() gives the focus trap, Escape and the inert page behind; the first field gets focus.
-  useEffect(() => {
-    const element = dialog.current;
-    if (element && !element.open) element.showModal();
-    return () => element?.close();
-  }, []);
 
   async function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
@@ -31,11 +23,10 @@ export function DeleteStudyDialog({ study, onCancel, onDeleted }: DeleteStudyDia
     if (result.ok) onDeleted(study);
   }
 
+  // The password field is the first focusable element: the browser focuses it on open.
   return (
-    <dialog ref={dialog} className="dialog" aria-labelledby={titleId}
-      onCancel={(event) => { event.preventDefault(); if (!busy) onCancel(); }}>
+    <Dialog title="Delete this study?" onClose={onCancel} busy={busy}>
       <form className="form" onSubmit={(e) => void submit(e)} noValidate aria-busy={busy}>
-        <h2 id={titleId} className="card-title">Delete this study?</h2>
         <p>
           <span className="strong">{formatPersonName(study.patient_name)}</span>
           {' · '}{formatDate(study.study_date)}
@@ -51,6 +42,6 @@ export function DeleteStudyDialog({ study, onCancel, onDeleted }: DeleteStudyDia
           <Button variant="secondary" disabled={busy} onClick={onCancel}>Cancel</Button>
         </div>
       </form>
-    </dialog>
+    </Dialog>
   );
 }

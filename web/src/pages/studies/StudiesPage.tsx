@@ -1,11 +1,13 @@
 import { useEffect, useState } from 'react';
 import { useSearchParams } from 'react-router-dom';
-import { studies, type StudySort, type StudySummary } from '../../api';
+import { studies, type StudyScope, type StudySort, type StudySummary } from '../../api';
 import { Alert } from '../../components/Alert';
-import { Button, FormError, SelectField, splitErrors, type SelectOption } from '../../components/form';
+import { Button, FormError, RadioGroup, SelectField, splitErrors, type RadioOption, type SelectOption } from '../../components/form';
 import { Loading } from '../../components/Loading';
 import { Pagination } from '../../components/Pagination';
-import { formatPersonName, plural } from '../../lib/format';
+import { ShareDialog } from '../../components/sharing/ShareDialog';
+import { formatDate, formatPersonName, plural } from '../../lib/format';
+import { isAccountRefusal } from '../../lib/roles';
 import { useLoad } from '../../lib/useLoad';
 import { useTitle } from '../../lib/useTitle';
 import { DeleteStudyDialog } from './DeleteStudyDialog';
@@ -19,8 +21,16 @@ const SORT_OPTIONS: readonly SelectOption<StudySort>[] = [
   { value: '-date', label: 'Oldest first' },
   { value: 'uploaded', label: 'Recently uploaded' },
 ];
-/** Refusals that mean this account cannot use studies at all (pending approval, administrator). */
-const NO_ACCESS_CODES = ['account_pending', 'no_patient_data_access'];
+const SCOPE_OPTIONS: readonly RadioOption<StudyScope>[] = [
+  { value: 'all', label: 'All' },
+  { value: 'mine', label: 'My studies' },
+  { value: 'shared', label: 'Shared with me' },
+];
+const EMPTY_MESSAGES: Readonly<Record<StudyScope, string>> = {
+  all: 'No studies yet. Upload DICOM files, a folder or a zip archive above to add your first study.',
+  mine: 'No studies of yours yet. Upload DICOM files, a folder or a zip archive above to add your first study.',
+  shared: 'No studies are shared with you yet.',
+};
 const FILTER_FIELDS = { PatientName: [], patient_name: [], patient_id: [], modality: [], date_from: [], date_to: [] };
 
 export function StudiesPage() {
@@ -29,6 +39,7 @@ export function StudiesPage() {
   const search = params.toString();
   const state = readListState(params);
   const { data, error, loading, reload } = useLoad(() => studies.listStudies(toStudyQuery(state)), [search]);
+  const [sharing, setSharing] = useState<StudySummary | null>(null);
   const [deleting, setDeleting] = useState<StudySummary | null>(null);
   const [deleted, setDeleted] = useState<string | null>(null);
 
@@ -51,7 +62,7 @@ export function StudiesPage() {
     </header>
   );
 
-  if (error && NO_ACCESS_CODES.includes(error.code)) {
+  if (error && isAccountRefusal(error)) {
     return (
       <div className="stack">
         {header}
@@ -71,8 +82,10 @@ export function StudiesPage() {
       <UploadPanel onUploaded={reload} />
       <section className="stack" aria-labelledby="find-studies">
         <h2 id="find-studies" className="section-title">Find studies</h2>
+        <RadioGroup legend="Show" name="scope" inline options={SCOPE_OPTIONS} value={state.scope}
+          onChange={(scope) => go({ ...state, scope, offset: 0 })} />
         <StudyFilters key={search} initial={state.filters} errors={errors} busy={loading}
-          onApply={(filters) => go({ filters, sort: state.sort, offset: 0 })} />
+          onApply={(filters) => go({ ...state, filters, offset: 0 })} />
         {error && error.status !== 422 && (
           <>
             <FormError error={error} />
@@ -92,12 +105,10 @@ export function StudiesPage() {
                   onChange={(sort) => go({ ...state, sort, offset: 0 })} />
               </div>
               {data.items.length > 0 ? (
-                <StudyTable items={data.items} busy={loading} onDelete={setDeleting} />
+                <StudyTable items={data.items} busy={loading} onShare={setSharing} onDelete={setDeleting} />
               ) : (
                 <p className="empty card">
-                  {filtered
-                    ? 'No studies match these filters.'
-                    : 'No studies yet. Upload DICOM files, a folder or a zip archive above to add your first study.'}
+                  {filtered ? 'No studies match these filters.' : EMPTY_MESSAGES[state.scope]}
                 </p>
               )}
               {total > PAGE_SIZE && (
@@ -108,6 +119,10 @@ export function StudiesPage() {
           )
         )}
       </section>
+      {sharing && (
+        <ShareDialog kind="studies" resourceId={sharing.study_uid} title="Share this study" onClose={() => setSharing(null)}
+          subject={`${formatPersonName(sharing.patient_name)} · ${formatDate(sharing.study_date)}`} />
+      )}
       {deleting && (
         <DeleteStudyDialog study={deleting} onCancel={() => setDeleting(null)}
           onDeleted={(study) => {

@@ -1,4 +1,5 @@
-import { studies, type StudySummary } from '../../api';
+import { useId } from 'react';
+import { studies, type StudyShareLevel, type StudySummary } from '../../api';
 import { Button } from '../../components/form';
 import { formatDate, formatPersonName } from '../../lib/format';
 
@@ -6,12 +7,26 @@ function describe(study: StudySummary): string {
   return `study of ${formatPersonName(study.patient_name)}, ${formatDate(study.study_date)}`;
 }
 
+/**
+ * A study shared with me carries its level; any other is my own (as every study was before
+ * sharing existed). Only the owner shares and deletes; the server checks it again.
+ */
+export const isSharedWithMe = (study: StudySummary): study is StudySummary & { access: StudyShareLevel } =>
+  study.access === 'read' || study.access === 'contribute';
+
+const ACCESS_HINTS: Readonly<Record<StudyShareLevel, string>> = {
+  read: 'Shared with you: you may search, view and download it.',
+  contribute: 'Shared with you: you may also store derived objects into it, such as measurements.',
+};
+
 /** The page of studies; "Open" loads the viewer in this tab (a page load: it is another app). */
-export function StudyTable({ items, busy, onDelete }: {
+export function StudyTable({ items, busy, onShare, onDelete }: {
   items: readonly StudySummary[];
   busy: boolean;
+  onShare: (study: StudySummary) => void;
   onDelete: (study: StudySummary) => void;
 }) {
+  const id = useId();
   return (
     <div className="table-wrap" aria-busy={busy}>
       <table className="table">
@@ -25,31 +40,54 @@ export function StudyTable({ items, busy, onDelete }: {
             <th scope="col">Modalities</th>
             <th scope="col">Description</th>
             <th scope="col">Series / Instances</th>
+            <th scope="col">Owner</th>
             <th scope="col"><span className="visually-hidden">Actions</span></th>
           </tr>
         </thead>
         <tbody>
-          {items.map((study) => (
-            <tr key={study.study_uid}>
-              <td className="strong" title={study.patient_name ?? undefined}>{formatPersonName(study.patient_name)}</td>
-              <td>{study.patient_id ?? '—'}</td>
-              <td className="nowrap">{formatDate(study.patient_birth_date)}</td>
-              <td className="nowrap">{formatDate(study.study_date)}</td>
-              <td>{study.modalities.length > 0 ? study.modalities.join(', ') : '—'}</td>
-              <td className="wrap">{study.description ?? '—'}</td>
-              <td className="nowrap numeric">
-                {study.num_series.toLocaleString()} / {study.num_instances.toLocaleString()}
-              </td>
-              <td className="actions nowrap">
-                <a className="btn btn--secondary btn--small" href={studies.viewerUrl(study.study_uid)}>
-                  Open<span className="visually-hidden"> {describe(study)} in the viewer</span>
-                </a>
-                <Button variant="danger" className="btn--small" onClick={() => onDelete(study)}>
-                  Delete<span className="visually-hidden"> {describe(study)}</span>
-                </Button>
-              </td>
-            </tr>
-          ))}
+          {items.map((study, index) => {
+            const describedId = `${id}-${index}`;
+            return (
+              <tr key={study.study_uid}>
+                <td className="strong" title={study.patient_name ?? undefined}>{formatPersonName(study.patient_name)}</td>
+                <td>{study.patient_id ?? '—'}</td>
+                <td className="nowrap">{formatDate(study.patient_birth_date)}</td>
+                <td className="nowrap">{formatDate(study.study_date)}</td>
+                <td>{study.modalities.length > 0 ? study.modalities.join(', ') : '—'}</td>
+                <td className="wrap">{study.description ?? '—'}</td>
+                <td className="nowrap numeric">
+                  {study.num_series.toLocaleString()} / {study.num_instances.toLocaleString()}
+                </td>
+                {isSharedWithMe(study) ? (
+                  <td>
+                    {study.owner.name}{' '}
+                    <span className="badge badge--access" title={ACCESS_HINTS[study.access]}>{study.access}</span>
+                  </td>
+                ) : (
+                  <td className="muted">You</td>
+                )}
+                <td className="actions">
+                  <span id={describedId} hidden>{describe(study)}</span>
+                  <div className="row-actions">
+                    <a className="btn btn--secondary btn--small" href={studies.viewerUrl(study.study_uid)}>
+                      Open<span className="visually-hidden"> {describe(study)} in the viewer</span>
+                    </a>
+                    {!isSharedWithMe(study) && (
+                      <>
+                        <Button variant="secondary" className="btn--small" aria-describedby={describedId}
+                          onClick={() => onShare(study)}>
+                          Share
+                        </Button>
+                        <Button variant="danger" className="btn--small" onClick={() => onDelete(study)}>
+                          Delete<span className="visually-hidden"> {describe(study)}</span>
+                        </Button>
+                      </>
+                    )}
+                  </div>
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
     </div>

@@ -1,5 +1,5 @@
 /** The study list's state lives in the URL query, so back/forward and shared links restore it. */
-import type { StudyQuery, StudySort } from '../../api';
+import type { StudyQuery, StudyScope, StudySort } from '../../api';
 
 export const PAGE_SIZE = 20;
 
@@ -14,6 +14,7 @@ export interface StudyFilterValues {
 }
 
 export interface StudyListState {
+  scope: StudyScope;
   filters: StudyFilterValues;
   sort: StudySort;
   offset: number;
@@ -21,20 +22,24 @@ export interface StudyListState {
 
 export const EMPTY_FILTERS: StudyFilterValues = { patient_name: '', patient_id: '', modality: '', date_from: '', date_to: '' };
 export const DEFAULT_SORT: StudySort = 'date';
+export const DEFAULT_SCOPE: StudyScope = 'all';
+const SCOPES: readonly StudyScope[] = ['all', 'mine', 'shared'];
 const SORTS: readonly StudySort[] = ['date', '-date', 'uploaded', '-uploaded'];
 const FILTER_KEYS = Object.keys(EMPTY_FILTERS) as (keyof StudyFilterValues)[];
 
 export function readListState(params: URLSearchParams): StudyListState {
   const filters = { ...EMPTY_FILTERS };
   for (const key of FILTER_KEYS) filters[key] = params.get(key) ?? '';
+  const scope = SCOPES.find((value) => value === params.get('scope')) ?? DEFAULT_SCOPE;
   const sort = SORTS.find((value) => value === params.get('sort')) ?? DEFAULT_SORT;
   const offset = Number(params.get('offset') ?? 0);
-  return { filters, sort, offset: Number.isInteger(offset) && offset > 0 ? offset : 0 };
+  return { scope, filters, sort, offset: Number.isInteger(offset) && offset > 0 ? offset : 0 };
 }
 
-/** The URL query for a state: empty filters, the default sort and the first page are left out. */
+/** The URL query for a state: the default scope, empty filters, the default sort and the first page are left out. */
 export function listStateToParams(state: StudyListState): URLSearchParams {
   const params = new URLSearchParams();
+  if (state.scope !== DEFAULT_SCOPE) params.set('scope', state.scope);
   for (const key of FILTER_KEYS) {
     const value = state.filters[key].trim();
     if (value) params.set(key, value);
@@ -45,7 +50,7 @@ export function listStateToParams(state: StudyListState): URLSearchParams {
 }
 
 export function toStudyQuery(state: StudyListState): StudyQuery {
-  return { ...state.filters, sort: state.sort, limit: PAGE_SIZE, offset: state.offset };
+  return { scope: state.scope, ...state.filters, sort: state.sort, limit: PAGE_SIZE, offset: state.offset };
 }
 
 export function hasFilters(filters: StudyFilterValues): boolean {

@@ -1,0 +1,118 @@
+// @vitest-environment jsdom
+import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { createElement } from 'react';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { configureApi } from '../../../src/api';
+import { StudiesPage } from '../../../src/pages/studies/StudiesPage';
+import { startServer, type TestServer } from '../../api/server';
+import { polyfillDialog, renderAt, routerPath } from '../render';
+
+let server: TestServer;
+const BASE = {
+  patient_birth_date: '19700101', accession_number: 'ACC1', referring_physician: null, study_date: '2026-01-15',
+  modalities: ['CT'], description: 'Chest', num_series: 1, num_instances: 12, uploaded_at: '2026-02-01T10:00:00Z',
+};
+const MINE = { ...BASE, study_uid: '1.2.1', patient_name: 'DOE^JANE', patient_id: 'MCC-1', access: 'owner', owner: { name: 'Ada' } };
+const SHARED = { ...BASE, study_uid: '1.2.2', patient_name: 'ROE^RICHARD', patient_id: 'MCC-2', access: 'read', owner: { name: 'Grace Hopper' } };
+const ROUTES = { '/studies': createElement(StudiesPage) };
+
+/** The query of each study list request, in order. */
+const listQueries = () => server.requests
+  .filter((r) => r.method === 'GET' && r.path.startsWith('/api/studies'))
+  .map((r) => Object.fromEntries(new URL(r.path, 'http://x').searchParams));
+
+beforeAll(async () => {
+  server = await startServer();
+  polyfillDialog();
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+beforeEach(() => {
+  server.reset();
+  configureApi({ origin: server.origin });
+  document.cookie = 'mcc_csrf=tok';
+});
+
+afterEach(() => {
+  cleanup();
+});
+
+describe('the scope switch', () => {
+  it('asks for all studies by default, then for those shared with me, keeping the choice in the URL', async () => {
+    server.on('GET', '/api/studies', (request) => {
+      const shared = request.path.includes('scope=shared');
+      return { status: 200, json: { items: shared ? [SHARED] : [MINE, SHARED], total: shared ? 1 : 2 } };
+    });
+    renderAt('/studies?modality=CT&offset=20', ROUTES);
+    const scope = await screen.findByRole('radiogroup', { name: 'Show' });
+    expect(within(scope).getAllByRole('radio').map((radio) => radio.getAttribute('value'))).toEqual(['all', 'mine', 'shared']);
+    expect(within(scope).getByRole('radio', { name: 'All' })).toHaveProperty('checked', true);
+    await waitFor(() => expect(listQueries()).toHaveLength(1));
+    expect(listQueries()[0]).toMatchObject({ scope: 'all', modality: 'CT', offset: '20' });
+
+    fireEvent.click(within(scope).getByRole('radio', { name: 'Shared with me' }));
+
+    expect(routerPath()).toBe('/studies?scope=shared&modality=CT');
+    await waitFor(() => expect(listQueries()).toHaveLength(2));
+    expect(listQueries()[1]).toEqual({ scope: 'shared', modality: 'CT', sort: 'date', limit: '20', offset: '0' });
+    await waitFor(() => expect(screen.getByRole('radio', { name: 'Shared with me' })).toHaveProperty('checked', true));
+  });
+
+  it('starts from the scope in the URL', async () => {
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [], total: 0 } }));
+    renderAt('/studies?scope=mine', ROUTES);
+    expect(await screen.findByRole('radio', { name: 'My studies' })).toHaveProperty('checked', true);
+    await waitFor(() => expect(listQueries()[0]).toMatchObject({ scope: 'mine' }));
+    expect(await screen.findByText(/No studies of yours yet/)).toBeTruthy();
+  });
+
+  it('says when nothing is shared with me', async () => {
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [], total: 0 } }));
+    renderAt('/studies?scope=shared', ROUTES);
+    expect(await screen.findByText('No studies are shared with you yet.')).toBeTruthy();
+  });
+});
+
+describe('study rows', () => {
+  it("show a shared study's owner and my level, and only my own studies can be shared or deleted", async () => {
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [MINE, SHARED], total: 2 } }));
+    renderAt('/studies', ROUTES);
+    const table = await screen.findByRole('table', { name: 'Studies' });
+    const mine = within(table).getByRole('row', { name: /DOE, JANE/ });
+    const shared = within(table).getByRole('row', { name: /ROE, RICHARD/ });
+
+    expect(within(shared).getByText('Grace Hopper')).toBeTruthy();
+    expect(within(shared).getByText('read', { exact: true }).className).toContain('badge');
+    expect(within(shared).queryByRole('button', { name: 'Share' })).toBeNull();
+    expect(within(shared).queryByRole('button', { name: /Delete/ })).toBeNull();
+    expect(within(shared).getByRole('link', { name: /Open/ })).toBeTruthy();
+
+    expect(within(mine).getByText('You')).toBeTruthy();
+    expect(within(mine).getByRole('button', { name: 'Share' })).toBeTruthy();
+    expect(within(mine).getByRole('button', { name: /Delete/ })).toBeTruthy();
+  });
+
+  it('"Share" opens the share dialog of that study', async () => {
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [MINE], total: 1 } }));
+    server.on('GET', '/api/shares/studies/1.2.1', () => ({ status: 200, json: {
+      owner: { id: 'u1', email: 'ada@example.org', name: 'Ada', role: 'researcher' }, items: [],
+    } }));
+    server.on('GET', '/api/groups', () => ({ status: 200, json: { items: [] } }));
+    renderAt('/studies', ROUTES);
+    const share = await screen.findByRole('button', { name: 'Share' });
+    share.focus();
+    fireEvent.click(share);
+
+    const dialog = screen.getByRole('dialog', { name: 'Share this study' });
+    expect(within(dialog).getByText(/DOE, JANE/)).toBeTruthy();
+    expect(await within(dialog).findByText('Not shared with anyone yet.')).toBeTruthy();
+    expect(server.requests.some((r) => r.path === '/api/shares/studies/1.2.1')).toBe(true);
+
+    fireEvent.click(within(dialog).getByRole('button', { name: 'Close' }));
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(document.activeElement).toBe(share);
+  });
+});
