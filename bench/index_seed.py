@@ -113,3 +113,28 @@ def seed_index(owner_id: uuid.UUID, count: int, rng: random.Random, *, tag: str)
         for i in range(0, len(study_rows), INSERT_CHUNK):
             session.execute(insert(Study), study_rows[i:i + INSERT_CHUNK])
     return patients
+
+
+def seed_shares(owner_id: uuid.UUID, grantee_id: uuid.UUID, count: int, rng: random.Random) -> int:
+    """Share `count` of the owner's studies with the grantee: half directly, half through a group of two.
+    Returns how many studies the grantee can now see through shares."""
+    from sqlalchemy import insert, select
+
+    from functions.common import db
+    from functions.common.acl import Group, GroupMember, StudyShare
+    from functions.common.index import Study
+
+    with db.session_scope() as session:
+        ids = list(session.scalars(select(Study.id).where(Study.owner_id == owner_id)))
+        chosen = rng.sample(ids, min(count, len(ids)))
+        group_id = uuid.uuid4()
+        session.execute(insert(Group).values(id=group_id, name="bench group", owner_id=owner_id))
+        session.execute(insert(GroupMember).values([
+            {"group_id": group_id, "user_id": owner_id, "role": "owner"},
+            {"group_id": group_id, "user_id": grantee_id, "role": "member"}]))
+        rows = [{"id": uuid.uuid4(), "study_id": sid, "level": rng.choice(("read", "contribute")),
+                 "created_by": owner_id, "user_id": grantee_id if i % 2 else None, "group_id": None if i % 2 else group_id}
+                for i, sid in enumerate(chosen)]
+        for start in range(0, len(rows), INSERT_CHUNK):
+            session.execute(insert(StudyShare).values(rows[start:start + INSERT_CHUNK]))
+    return len(chosen)
