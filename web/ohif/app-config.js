@@ -21,6 +21,44 @@
   }
 })();
 
+// The gateway refuses a cookie-authenticated unsafe request (POST…) without an `X-CSRF-Token`
+// header equal to the `mcc_csrf` cookie. OHIF 3.13 stores measurement reports (DICOM SR) with a
+// STOW-RS POST through dicomweb-client's XMLHttpRequest, and its DICOMweb data source has no
+// setting that adds a header: it forwards only `Authorization` from the user authentication
+// service and builds its clients from a fixed set of options (no `headers`, `requestHooks` or
+// `requestOptions`). So the token is added here, at send time, to unsafe same-origin XHRs to the
+// gateway only; safe requests (QIDO, WADO) and other origins are left untouched.
+(function sendCsrfTokenToTheGateway() {
+  const SAFE = /^(GET|HEAD|OPTIONS|TRACE)$/i;
+  const open = XMLHttpRequest.prototype.open;
+  const send = XMLHttpRequest.prototype.send;
+  const csrfToken = () => {
+    const match = document.cookie.match(/(?:^|;\s*)mcc_csrf=([^;]*)/);
+    return match ? decodeURIComponent(match[1]) : '';
+  };
+  XMLHttpRequest.prototype.open = function (method, url) {
+    let target = null;
+    try {
+      target = new URL(url, window.location.href);
+    } catch (e) {
+      // Not a URL XHR can open either; open() reports it.
+    }
+    this.mccNeedsCsrfToken =
+      !SAFE.test(String(method)) &&
+      target !== null &&
+      target.origin === window.location.origin &&
+      (target.pathname === '/dicom-web' || target.pathname.startsWith('/dicom-web/'));
+    return open.apply(this, arguments);
+  };
+  XMLHttpRequest.prototype.send = function () {
+    const token = this.mccNeedsCsrfToken ? csrfToken() : '';
+    if (token) {
+      this.setRequestHeader('X-CSRF-Token', token);
+    }
+    return send.apply(this, arguments);
+  };
+})();
+
 window.config = {
   name: 'medcloudcare',
   routerBasename: '/viewer',
