@@ -73,9 +73,14 @@ def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
     page.wait_for_url(lambda url: not url.rstrip("/").endswith("/signin"))
 
 
+def quiet_onboarding(page: Page) -> None:
+    """Keep OHIF's first-visit tour and "investigational use" banner away from every page this tab loads."""
+    page.add_init_script(_QUIET_ONBOARDING)
+
+
 def open_study(page: Page, base_url: str, study_uid: str, timeout: float = 60.0) -> None:
     """Open the portal's link to a study and wait until OHIF's active viewport shows an image."""
-    page.add_init_script(_QUIET_ONBOARDING)
+    quiet_onboarding(page)
     page.goto(f"{base_url}/viewer?StudyInstanceUIDs={study_uid}")
     page.wait_for_url(re.compile(r"/viewer/viewer\?StudyInstanceUIDs="), timeout=timeout * 1000)
     _wait_for_image(page, timeout)

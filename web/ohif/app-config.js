@@ -59,6 +59,23 @@
   };
 })();
 
+// The access cookie lives 5 minutes and OHIF never renews it, so a user drawing measurements for
+// longer would lose them to a 401 on saving. While the viewer is open the session is renewed
+// every 4 minutes with the refresh cookie (HttpOnly, path /api/auth), exactly as the portal does;
+// if renewal fails the session has ended (revoked, expired), and the next request says so.
+(function keepTheSessionAlive() {
+  const RENEW_EVERY_MS = 4 * 60 * 1000;
+  const renew = () => {
+    const match = document.cookie.match(/(?:^|;\s*)mcc_csrf=([^;]*)/);
+    fetch('/api/auth/token/refresh', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'X-CSRF-Token': match ? decodeURIComponent(match[1]) : '' },
+    }).catch(() => {});
+  };
+  window.setInterval(renew, RENEW_EVERY_MS);
+})();
+
 window.config = {
   name: 'medcloudcare',
   routerBasename: '/viewer',
