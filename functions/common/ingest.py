@@ -7,7 +7,8 @@ pseudonymises the next ones. Finished uploads are indexed in batches, one transa
 an instance is either in the archive *and* the index or in neither:
 
 - before an upload: the study must be new, or the uploader's, or writable for them (`may_store`);
-  a retry of an instance already stored in the same study succeeds without storing it again;
+- a retry of an instance already stored in the same study succeeds (the archive answers "already
+  stored", the index keeps its row); the same SOP Instance UID in another study fails;
 - after it: the batch's index rows are written under the study row lock; whatever cannot be
   indexed (the database failed, the study was taken by another user in the meantime) is removed
   from the archive again if this upload created it, and reported failed;
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom import Dataset
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -112,6 +113,11 @@ class _Upload:
 class _Batch:
     studies: dict[str, Study] = field(default_factory=dict)
     series: dict[str, Series] = field(default_factory=dict)
+    created_series: set[uuid.UUID] = field(default_factory=set)
+
+    @property
+    def studies_by_id(self) -> dict[uuid.UUID, Study]:
+        return {s.id: s for s in self.studies.values()}
 
 
 class Ingest:
@@ -143,8 +149,6 @@ class Ingest:
         self.outcomes.append(outcome)
         try:
             self._check_study(outcome.study_uid)
-            if self._already_stored(outcome):
-                return
             header = _Header.of(ds)
             originals = json.dumps(deidentify(ds)).encode()
             buf = io.BytesIO()
@@ -193,7 +197,7 @@ class Ingest:
             raise InstanceRejected(FailureReason.NOT_AUTHORIZED, NOT_YOURS)
 
     def _already_stored(self, outcome: Outcome) -> bool:
-        """A retry of an instance stored before succeeds as is; the same UID in another study fails."""
+        """Whether the instance is indexed in its own study; the same UID in another study fails."""
         stored_in = self.db.scalar(select(Study.study_uid).join(Series, Series.study_pk == Study.id)
                                    .join(Instance, Instance.series_pk == Series.id)
                                    .where(Instance.sop_uid == outcome.sop_uid))
@@ -276,20 +280,18 @@ class Ingest:
                 study.originals_enc = seal_with_key(key, upload.originals, aad=study.study_uid.encode())
             if upload.header.modality:
                 modalities[o.study_uid].add(upload.header.modality)
-        if not values:
-            return
         inserted = set(self.db.scalars(insert(Instance).values(values)
                                        .on_conflict_do_nothing(index_elements=["sop_uid"])
-                                       .returning(Instance.id)))
+                                       .returning(Instance.id))) if values else set()
         for row, upload in zip(values, indexed, strict=True):
             if row["id"] in inserted:
                 per_series[row["series_pk"]] += 1
                 per_study[upload.outcome.study_uid] += 1
-            else:  # stored concurrently by another request: fine if in the same study
-                upload.created_in_archive = False
-                if not self._already_stored_in(upload.outcome):
-                    upload.outcome.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
-                                                            "this SOPInstanceUID is already stored in another study")
+            elif self._already_stored_in(upload.outcome):  # a retry, or sent twice: the index has it already
+                upload.created_in_archive = False  # the archive's copy is the indexed one: never remove it
+            else:  # the archive kept it under this study: removed again below
+                upload.outcome.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                                                        "this SOPInstanceUID is already stored in another study")
         for series_pk, n in per_series.items():
             self.db.execute(update(Series).where(Series.id == series_pk)
                             .values(num_instances=Series.num_instances + n))
@@ -297,6 +299,21 @@ class Ingest:
             study = rows.studies[study_uid]
             study.num_instances += n
             study.modalities = sorted({*study.modalities, *modalities[study_uid]})
+        self._drop_empty(rows, per_series)
+
+    def _drop_empty(self, rows: _Batch, per_series: collections.Counter) -> None:
+        """Rows this batch created for instances that all failed go again: no empty study or series."""
+        for series in rows.series.values():
+            if series.id in rows.created_series and not per_series[series.id]:
+                self.db.delete(series)
+                rows.studies_by_id[series.study_pk].num_series -= 1
+        for study in rows.studies.values():
+            if study.num_instances == 0:
+                patient_pk = study.patient_pk
+                self.db.delete(study)
+                self.db.flush()
+                if not self.db.scalar(select(Study.id).where(Study.patient_pk == patient_pk).limit(1)):
+                    self.db.execute(delete(Patient).where(Patient.id == patient_pk))
 
     def _already_stored_in(self, outcome: Outcome) -> bool:
         try:
@@ -331,6 +348,7 @@ class Ingest:
         ).on_conflict_do_nothing().returning(Series.id))
         if created is not None:
             study.num_series += 1
+            rows.created_series.add(created)
         series = self.db.scalar(select(Series).where(Series.series_uid == series_uid))
         if series.study_pk != study.id:
             return None

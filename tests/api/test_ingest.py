@@ -111,3 +111,23 @@ def test_two_requests_storing_into_one_new_study_at_once(factory, archive):
         assert session.scalar(select(func.count()).select_from(Instance).where(Instance.sop_uid.in_(uids))) == 24
     listed = doctor.client.get("/api/studies", params={"patient_id": series[0].PatientID}).json()
     assert listed["total"] == 1 and listed["items"][0]["num_instances"] == 24
+
+
+def test_a_sop_instance_uid_already_in_another_study_is_refused_and_not_archived(factory, archive):
+    doctor = factory.create("health_professional")
+    [first] = ct_series(Patient(name="UID^REUSE", patient_id=f"UR-{uuid.uuid4().hex[:6]}"), slices=1, rows=16,
+                        columns=16)
+    assert stow(doctor.client, [first]).status_code == 200
+    [other] = ct_series(Patient(name="UID^REUSE"), slices=1, rows=16, columns=16)
+    other.SOPInstanceUID = other.file_meta.MediaStorageSOPInstanceUID = first.SOPInstanceUID
+    before = len(requests.get(archive.url + "/instances", auth=tuple(archive.credentials), timeout=10).json())
+    r = stow(doctor.client, [other])
+    assert r.status_code == 409, r.text
+    (failure,) = r.json()["00081198"]["Value"]
+    assert failure["00081197"]["Value"] == [0xA900] and "another study" in failure["00000902"]["Value"][0]
+    after = len(requests.get(archive.url + "/instances", auth=tuple(archive.credentials), timeout=10).json())
+    assert after == before  # uploaded under the new study, then removed again
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(Study)
+                              .where(Study.study_uid == str(other.StudyInstanceUID))) == 0
+    assert stow(doctor.client, [first]).status_code == 200  # the original's retry still succeeds

@@ -86,8 +86,11 @@ def test_a_shared_case_with_its_measurement_and_its_revocation(browser: Browser,
 
         # B finds it under "Shared with me", opens it, and sees A's measurement.
         page_b.goto("/studies")
-        page_b.get_by_role("radio", name="Shared with me").check()
+        expect(page_b.locator(".results-count")).to_be_visible()  # the list has loaded
+        shared_only = page_b.get_by_role("radio", name="Shared with me")
+        shared_only.click()
         expect(page_b).to_have_url(re.compile(r"scope=shared"))
+        expect(shared_only).to_be_checked()
         shared_row = _studies_row(page_b, tag)
         expect(shared_row).to_have_count(1)
         expect(shared_row).to_contain_text("read")
