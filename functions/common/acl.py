@@ -39,47 +39,42 @@ class GroupMember(Base):
     added_at: Mapped[dt.datetime] = timestamp(default=True)
 
 
-class StudyShare(Base):
+def _share_args(table: str, resource: str, levels: tuple[str, ...]) -> tuple:
+    """One grantee (a user or a group), a known level, one share per grantee and resource, lookups by grantee."""
+    return (
+        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name=f"ck_{table}_one_grantee"),
+        CheckConstraint(f"level IN ({', '.join(repr(v) for v in levels)})", name=f"ck_{table}_level"),
+        Index(f"uq_{table}_user", resource, "user_id", unique=True, postgresql_where=text("user_id IS NOT NULL")),
+        Index(f"uq_{table}_group", resource, "group_id", unique=True, postgresql_where=text("group_id IS NOT NULL")),
+        Index(f"ix_{table}_user", "user_id", resource),
+        Index(f"ix_{table}_group", "group_id", resource),
+    )
+
+
+class _Share:
+    """Columns every share has: whom it grants (one user or one group), at which level, since when, by whom."""
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[dt.datetime] = timestamp(default=True)
+
+
+class StudyShare(_Share, Base):
     """A study shared with one user or one group at `read` or `contribute`."""
 
     __tablename__ = "study_shares"
-    __table_args__ = (
-        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="ck_study_shares_one_grantee"),
-        CheckConstraint("level IN ('read', 'contribute')", name="ck_study_shares_level"),
-        Index("uq_study_shares_user", "study_id", "user_id", unique=True, postgresql_where=text("user_id IS NOT NULL")),
-        Index("uq_study_shares_group", "study_id", "group_id", unique=True,
-              postgresql_where=text("group_id IS NOT NULL")),
-        Index("ix_study_shares_user", "user_id", "study_id"),
-        Index("ix_study_shares_group", "group_id", "study_id"),
-    )
+    __table_args__ = _share_args("study_shares", "study_id", STUDY_LEVELS)
 
-    id: Mapped[uuid.UUID] = uuid_pk()
     study_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
-    level: Mapped[str] = mapped_column(String(16))
-    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    created_at: Mapped[dt.datetime] = timestamp(default=True)
 
 
-class ModelShare(Base):
+class ModelShare(_Share, Base):
     """A model shared with one researcher or one group at `use` or `edit`."""
 
     __tablename__ = "model_shares"
-    __table_args__ = (
-        CheckConstraint("(user_id IS NULL) <> (group_id IS NULL)", name="ck_model_shares_one_grantee"),
-        CheckConstraint("level IN ('use', 'edit')", name="ck_model_shares_level"),
-        Index("uq_model_shares_user", "model_id", "user_id", unique=True, postgresql_where=text("user_id IS NOT NULL")),
-        Index("uq_model_shares_group", "model_id", "group_id", unique=True,
-              postgresql_where=text("group_id IS NOT NULL")),
-        Index("ix_model_shares_user", "user_id", "model_id"),
-        Index("ix_model_shares_group", "group_id", "model_id"),
-    )
+    __table_args__ = _share_args("model_shares", "model_id", MODEL_LEVELS)
 
-    id: Mapped[uuid.UUID] = uuid_pk()
     model_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    group_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
-    level: Mapped[str] = mapped_column(String(16))
-    created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    created_at: Mapped[dt.datetime] = timestamp(default=True)

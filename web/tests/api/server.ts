@@ -1,6 +1,8 @@
 /** A real local HTTP server that answers scripted responses and records what it received. */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
+import { configureApi } from '../../src/api';
 
 export interface Recorded {
   method: string;
@@ -72,6 +74,49 @@ export async function startServer(): Promise<TestServer> {
     },
     close: () => new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve()))),
   };
+}
+
+export interface ApiServerOptions {
+  /**
+   * For jsdom tests: testing-library's `cleanup`, run after each test, and the CSRF cookie is set
+   * on the real `document`. Without it (node tests) `document` is stubbed, then unstubbed after
+   * each test. Passed in so that this file never imports testing-library itself.
+   */
+  cleanup?: () => void;
+  /** Whether each test starts with the `mcc_csrf=tok` cookie; true unless false. */
+  csrf?: boolean;
+}
+
+/**
+ * Registers the hooks of a test file that talks to a real test server: starts it once (handing it
+ * to `onStart`) and closes it after; before each test resets it, points the API at it and sets
+ * the CSRF cookie; after each test undoes the cookie stub or runs `cleanup`.
+ */
+export function useApiServer(onStart: (server: TestServer) => void, options: ApiServerOptions = {}): void {
+  const { cleanup, csrf = true } = options;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer();
+    onStart(server);
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  beforeEach(() => {
+    server.reset();
+    configureApi({ origin: server.origin });
+    if (!csrf) return;
+    if (cleanup) document.cookie = 'mcc_csrf=tok';
+    else vi.stubGlobal('document', { cookie: 'mcc_csrf=tok' });
+  });
+
+  afterEach(() => {
+    if (cleanup) cleanup();
+    else vi.unstubAllGlobals();
+  });
 }
 
 export function problem(status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Reply {

@@ -1,6 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, configureApi, sharing } from '../../src/api';
-import { problem, startServer, type Recorded, type TestServer } from './server';
+import { describe, expect, it } from 'vitest';
+import { ApiError, sharing } from '../../src/api';
+import { problem, type Recorded, type TestServer, useApiServer } from './server';
 
 let server: TestServer;
 const ADA = { id: 'u1', email: 'ada@example.org', name: 'Ada', role: 'researcher' };
@@ -16,22 +16,8 @@ const SHARE = {
   id: 's1', level: 'read', grantee: { type: 'user', user: BOB }, created_at: '2026-03-03T10:00:00Z', created_by: ADA,
 };
 
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-beforeEach(() => {
-  server.reset();
-  configureApi({ origin: server.origin });
-  vi.stubGlobal('document', { cookie: 'mcc_csrf=tok' });
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
+useApiServer((started) => {
+  server = started;
 });
 
 /** The one request the call sent, as method, path, CSRF header and decoded JSON body. */

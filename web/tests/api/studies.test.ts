@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, configureApi, studies } from '../../src/api';
 import { FakeXhr } from './fakeXhr';
-import { problem, startServer, type TestServer } from './server';
+import { problem, type TestServer, useApiServer } from './server';
 
 let server: TestServer;
 const STUDY = {
@@ -11,22 +11,8 @@ const STUDY = {
   access: 'owner', owner: { name: 'Ada' },
 };
 
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-beforeEach(() => {
-  server.reset();
-  configureApi({ origin: server.origin });
-  vi.stubGlobal('document', { cookie: 'mcc_csrf=tok' });
-});
-
-afterEach(() => {
-  vi.unstubAllGlobals();
+useApiServer((started) => {
+  server = started;
 });
 
 describe('the study list', () => {

@@ -1,10 +1,10 @@
 // @vitest-environment jsdom
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { createElement } from 'react';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { configureApi, type SharedKind } from '../../../src/api';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { SharedKind } from '../../../src/api';
 import { ShareDialog } from '../../../src/components/sharing/ShareDialog';
-import { problem, startServer, type TestServer } from '../../api/server';
+import { problem, type TestServer, useApiServer } from '../../api/server';
 import { polyfillDialog, renderAt } from '../../pages/render';
 
 let server: TestServer;
@@ -33,24 +33,13 @@ const sentTo = (method: string, path: string) => server.requests.filter((r) => r
 const item = (dialog: HTMLElement, name: string) =>
   within(within(dialog).getByRole('list', { name: 'Who has access' })).getByText(name).closest('li') as HTMLElement;
 
-beforeAll(async () => {
-  server = await startServer();
+useApiServer((started) => {
+  server = started;
   polyfillDialog();
-});
-
-afterAll(async () => {
-  await server.close();
-});
+}, { cleanup });
 
 beforeEach(() => {
-  server.reset();
-  configureApi({ origin: server.origin });
-  document.cookie = 'mcc_csrf=tok';
   server.on('GET', '/api/groups', () => ({ status: 200, json: MY_GROUPS }));
-});
-
-afterEach(() => {
-  cleanup();
 });
 
 describe('the share dialog', () => {

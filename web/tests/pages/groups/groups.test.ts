@@ -1,11 +1,10 @@
 // @vitest-environment jsdom
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { createElement } from 'react';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { configureApi } from '../../../src/api';
+import { describe, expect, it } from 'vitest';
 import { GroupPage } from '../../../src/pages/groups/GroupPage';
 import { GroupsPage } from '../../../src/pages/groups/GroupsPage';
-import { problem, startServer, type TestServer } from '../../api/server';
+import { problem, type TestServer, useApiServer } from '../../api/server';
 import { RESEARCHER, renderAt, routerPath } from '../render';
 
 let server: TestServer;
@@ -27,23 +26,9 @@ function group(myRole: 'owner' | 'manager' | 'member', owner = ADA) {
 const ROUTES = { '/groups': createElement(GroupsPage), '/groups/:groupId': createElement(GroupPage) };
 const sentTo = (method: string, path: string) => server.requests.filter((r) => r.method === method && r.path === path);
 
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-beforeEach(() => {
-  server.reset();
-  configureApi({ origin: server.origin });
-  document.cookie = 'mcc_csrf=tok';
-});
-
-afterEach(() => {
-  cleanup();
-});
+useApiServer((started) => {
+  server = started;
+}, { cleanup });
 
 describe('the groups page', () => {
   it('lists my groups with my role and member count', async () => {

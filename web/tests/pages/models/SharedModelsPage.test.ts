@@ -1,32 +1,18 @@
 // @vitest-environment jsdom
 import { cleanup, screen, within } from '@testing-library/react';
 import { createElement } from 'react';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { configureApi } from '../../../src/api';
+import { describe, expect, it } from 'vitest';
 import { SharedModelsPage } from '../../../src/pages/models/SharedModelsPage';
-import { problem, startServer, type TestServer } from '../../api/server';
+import { problem, type TestServer, useApiServer } from '../../api/server';
 import { renderAt } from '../render';
 
 let server: TestServer;
 const BOB = { id: 'u2', email: 'bob@example.org', name: 'Bob', role: 'researcher' };
 const ROUTES = { '/models/shared': createElement(SharedModelsPage) };
 
-beforeAll(async () => {
-  server = await startServer();
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-beforeEach(() => {
-  server.reset();
-  configureApi({ origin: server.origin });
-});
-
-afterEach(() => {
-  cleanup();
-});
+useApiServer((started) => {
+  server = started;
+}, { cleanup, csrf: false });
 
 describe('models shared with me', () => {
   it('lists each model with its owner, my access and its published version', async () => {

@@ -1,10 +1,9 @@
 // @vitest-environment jsdom
 import { cleanup, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { createElement } from 'react';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { configureApi } from '../../../src/api';
+import { describe, expect, it } from 'vitest';
 import { StudiesPage } from '../../../src/pages/studies/StudiesPage';
-import { startServer, type TestServer } from '../../api/server';
+import { type TestServer, useApiServer } from '../../api/server';
 import { polyfillDialog, renderAt, routerPath } from '../render';
 
 let server: TestServer;
@@ -21,24 +20,10 @@ const listQueries = () => server.requests
   .filter((r) => r.method === 'GET' && r.path.startsWith('/api/studies'))
   .map((r) => Object.fromEntries(new URL(r.path, 'http://x').searchParams));
 
-beforeAll(async () => {
-  server = await startServer();
+useApiServer((started) => {
+  server = started;
   polyfillDialog();
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-beforeEach(() => {
-  server.reset();
-  configureApi({ origin: server.origin });
-  document.cookie = 'mcc_csrf=tok';
-});
-
-afterEach(() => {
-  cleanup();
-});
+}, { cleanup });
 
 describe('the scope switch', () => {
   it('asks for all studies by default, then for those shared with me, keeping the choice in the URL', async () => {
