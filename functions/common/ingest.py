@@ -149,11 +149,7 @@ class Ingest:
         self.outcomes.append(outcome)
         try:
             self._check_study(outcome.study_uid)
-            header = _Header.of(ds)
-            originals = json.dumps(deidentify(ds)).encode()
-            buf = io.BytesIO()
-            ds.save_as(buf, enforce_file_format=True)
-            data = buf.getvalue()
+            header, originals, data = _pseudonymised(ds)
         except InstanceRejected as e:
             outcome.error = e
             return
@@ -354,6 +350,22 @@ class Ingest:
             return None
         rows.series[series_uid] = series
         return series
+
+
+def _pseudonymised(ds: Dataset) -> tuple[_Header, bytes, bytes]:
+    """The index's view of the instance, its identifying originals, and the pseudonymised Part 10 file.
+
+    Elements are decoded only here, as they are read (parsing checked their structure): the others
+    reach the archive byte for byte. A value that cannot be decoded refuses the instance.
+    """
+    try:
+        header = _Header.of(ds)
+        originals = json.dumps(deidentify(ds)).encode()
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+    except Exception as e:  # noqa: BLE001 - pydicom raises many types on malformed values; all mean the same
+        raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"an attribute cannot be decoded: {e}") from e
+    return header, originals, buf.getvalue()
 
 
 def _archive(data: bytes) -> tuple[str, bool]:

@@ -130,8 +130,6 @@ def parse_part10(data: bytes) -> Dataset:
     try:
         ds = dcmread(buffer, force=False)
         _check_complete(ds, len(data))
-        for _ in ds.iterall():  # convert every element now, so later reads cannot fail half-way
-            pass
     except InstanceRejected:
         raise
     except Exception as e:

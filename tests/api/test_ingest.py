@@ -10,6 +10,8 @@ import uuid
 import pytest
 import requests
 from mcc_local.dicomgen import Patient, ct_series
+from pydicom.dataelem import RawDataElement
+from pydicom.tag import Tag
 from sqlalchemy import func, select, text
 
 from functions.common import db
@@ -17,11 +19,11 @@ from functions.common.index import Instance, Series, Study
 from tests.support.dicomweb import stow
 
 
-def _archive_sop_uids(archive) -> set[str]:
+def _in_archive(archive, uids) -> set[str]:
+    """Which of these SOP Instance UIDs Orthanc holds (asked by UID, whatever else it stores)."""
     auth = tuple(archive.credentials)
-    ids = requests.get(archive.url + "/instances", auth=auth, timeout=10).json()
-    return {requests.get(f"{archive.url}/instances/{i}", auth=auth, timeout=10).json()["MainDicomTags"]
-            ["SOPInstanceUID"] for i in ids}
+    return {u for u in uids if any(hit["Type"] == "Instance" for hit in requests.post(
+        archive.url + "/tools/lookup", data=u, auth=auth, timeout=10).json())}
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def test_an_index_failure_removes_the_stored_instances_from_the_archive(factory,
     failures = r.json()["00081198"]["Value"]
     assert sorted(f["00081155"]["Value"][0] for f in failures) == sorted(uids)
     assert {f["00081197"]["Value"][0] for f in failures} == {0x0110}
-    assert not _archive_sop_uids(archive) & set(uids)  # uploaded, then removed again
+    assert not _in_archive(archive, uids)  # uploaded, then removed again
     with db.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Study)
                               .where(Study.study_uid == str(series[0].StudyInstanceUID))) == 0
@@ -79,7 +81,7 @@ def test_instances_stored_before_an_index_failure_stay_whole(factory, archive, r
     stored = {i["00081155"]["Value"][0] for i in r.json()["00081199"]["Value"]}
     failed = {i["00081155"]["Value"][0] for i in r.json()["00081198"]["Value"]}
     assert stored and failed and stored | failed == set(uids) and uids[-1] in failed
-    in_archive = _archive_sop_uids(archive) & set(uids)
+    in_archive = _in_archive(archive, uids)
     assert in_archive == stored
     with db.session_scope() as session:
         indexed = set(session.scalars(select(Instance.sop_uid).where(Instance.sop_uid.in_(uids))))
@@ -104,7 +106,7 @@ def test_two_requests_storing_into_one_new_study_at_once(factory, archive):
         t.join()
     assert [r.status_code for r in results] == [200, 200], [r.text for r in results]
     uids = {str(ds.SOPInstanceUID) for ds in series}
-    assert _archive_sop_uids(archive) >= uids
+    assert _in_archive(archive, uids) == uids
     with db.session_scope() as session:
         study = session.scalar(select(Study).where(Study.study_uid == str(series[0].StudyInstanceUID)))
         assert study.num_instances == 24 and study.num_series == 1 and study.modalities == ["CT"]
@@ -131,3 +133,18 @@ def test_a_sop_instance_uid_already_in_another_study_is_refused_and_not_archived
         assert session.scalar(select(func.count()).select_from(Study)
                               .where(Study.study_uid == str(other.StudyInstanceUID))) == 0
     assert stow(doctor.client, [first]).status_code == 200  # the original's retry still succeeds
+
+
+def test_an_attribute_that_cannot_be_decoded_refuses_the_instance_and_stores_nothing(factory, archive):
+    """Only what the platform reads is decoded (the rest reaches the archive byte for byte): a value it
+    reads and cannot decode refuses that instance, and its neighbours are stored."""
+    doctor = factory.create("health_professional")
+    good, bad = ct_series(Patient(name="DECODE^CASE", patient_id=f"DC-{uuid.uuid4().hex[:6]}"), slices=2, rows=16,
+                          columns=16)
+    bad._dict[Tag(0x00200011)] = RawDataElement(Tag(0x00200011), "IS", 4, b"abc ", 0, False, True)  # SeriesNumber
+    r = stow(doctor.client, [good, bad])
+    assert r.status_code == 202, r.text
+    (failure,) = r.json()["00081198"]["Value"]
+    assert failure["00081155"]["Value"] == [str(bad.SOPInstanceUID)]
+    assert failure["00081197"]["Value"] == [0xC000] and "cannot be decoded" in failure["00000902"]["Value"][0]
+    assert _in_archive(archive, [str(good.SOPInstanceUID), str(bad.SOPInstanceUID)]) == {str(good.SOPInstanceUID)}
