@@ -205,6 +205,9 @@ def test_a_group_share_follows_membership_and_mails_every_member(doctors, mailbo
     assert a.client.delete(f"/api/groups/{group['id']}/members/{c.id}").status_code == 204
     assert_problem(c.client.get(f"/dicom-web/studies/{uid}/metadata"), 404, "not_found")  # former member
     assert b.client.get(f"/api/access/studies/{uid}").json()["access"] == "read"
+    assert a.client.delete(f"/api/groups/{group['id']}").status_code == 204  # its shares go with it
+    assert_problem(b.client.get(f"/dicom-web/studies/{uid}/metadata"), 404, "not_found")
+    assert a.client.get(f"/api/shares/studies/{uid}").json()["items"] == []
 
 
 def test_a_contributor_stores_an_annotation_attributed_to_them_and_a_reader_cannot(doctors):
