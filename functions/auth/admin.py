@@ -10,19 +10,12 @@ from functions.auth import accounts, sessions
 from functions.common import audit
 from functions.common.db import get_or_404
 from functions.common.errors import Conflict, ValidationFailed
-from functions.common.http import RequestContext
+from functions.common.http import RequestContext, paging
 from functions.common.models import ROLES, STATUSES, AuditEvent, Certificate, User
 
 
 def _page(ctx: RequestContext) -> tuple[int, int]:
-    try:
-        limit = int(ctx.request.args.get("limit", 50))
-        offset = int(ctx.request.args.get("offset", 0))
-    except ValueError:
-        raise ValidationFailed.field("limit", "limit and offset must be whole numbers") from None
-    if not 1 <= limit <= 100 or offset < 0:
-        raise ValidationFailed.field("limit", "limit must be 1–100 and offset ≥ 0")
-    return limit, offset
+    return paging(ctx.request.args, default_limit=50, max_limit=100)
 
 
 def _choice(ctx: RequestContext, name: str, allowed: tuple[str, ...]) -> str | None:

@@ -391,5 +391,20 @@ def json_schema(properties: dict, required: list[str] | None = None) -> dict:
             "additionalProperties": False}
 
 
+def paging(args: Any, *, default_limit: int, max_limit: int) -> tuple[int, int]:
+    """`limit` and `offset` from a query string: whole numbers, 1 ≤ limit ≤ max_limit, offset ≥ 0."""
+    bounds = {"limit": (default_limit, 1, max_limit), "offset": (0, 0, None)}
+    values: dict[str, int] = {}
+    for name, (default, low, high) in bounds.items():
+        try:
+            value = int(args.get(name, default))
+        except (TypeError, ValueError):
+            raise ValidationFailed.field(name, "must be a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise ValidationFailed.field(name, f"must be from {low} to {high}" if high else f"must be at least {low}")
+        values[name] = value
+    return values["limit"], values["offset"]
+
+
 EMAIL = {"type": "string", "maxLength": 254, "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$"}
 PASSWORD = {"type": "string", "minLength": 1, "maxLength": 1024}

@@ -12,7 +12,7 @@ from functions.common import audit, pseudonyms
 from functions.common.authz import Action, require_patient_data_access, study_for, visible_studies
 from functions.common.crypto import open_with_key
 from functions.common.errors import ValidationFailed
-from functions.common.http import RequestContext
+from functions.common.http import RequestContext, paging
 from functions.common.index import Instance, Series, Study
 from functions.common.orthanc import orthanc
 from functions.common.study_query import StudyFilter, apply, originals, page, parse_dicom_date_range, study_key
@@ -30,13 +30,6 @@ def _arg(args, *names: str) -> str | None:
         if args.get(n):
             return args.get(n)
     return None
-
-
-def _int(args, name: str, default: int) -> int:
-    try:
-        return int(args.get(name, default))
-    except ValueError:
-        raise ValidationFailed.field(name, "must be a whole number") from None
 
 
 def _check_keys(args, allowed: set[str]) -> None:
@@ -77,8 +70,9 @@ def search_studies(ctx: RequestContext) -> list[dict[str, Any]]:
     f = StudyFilter(patient_name=_arg(args, "PatientName", "00100010"), patient_id=_arg(args, "PatientID", "00100020"),
                     modality=_arg(args, "ModalitiesInStudy", "00080061"), date_from=date_from, date_to=date_to,
                     study_uids=tuple(u.strip() for u in uids.replace("\\", ",").split(",")) if uids else ())
-    studies, _ = page(ctx.db, apply(visible_studies(principal), f), sort="date",
-                      limit=_int(args, "limit", 100), offset=_int(args, "offset", 0), with_total=False)
+    limit, offset = paging(args, default_limit=100, max_limit=1000)
+    studies, _ = page(ctx.db, apply(visible_studies(principal), f), sort="date", limit=limit, offset=offset,
+                      with_total=False)
     audit.record(ctx.db, "study_search", actor_id=principal.user_id, client_ip=ctx.client_ip,
                  details={"results": len(studies)})
     return [study_json(s) for s in studies]

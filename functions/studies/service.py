@@ -16,7 +16,7 @@ from functions.common.authz import (
     visible_studies,
 )
 from functions.common.errors import ValidationFailed
-from functions.common.http import RequestContext
+from functions.common.http import RequestContext, paging
 from functions.common.index import Study
 from functions.common.models import User
 from functions.common.orthanc import orthanc
@@ -58,12 +58,7 @@ def list_studies(ctx: RequestContext) -> dict:
     principal = ctx.require_principal()
     require_patient_data_access(principal)
     args = ctx.request.args
-    try:
-        limit, offset = int(args.get("limit", 25)), int(args.get("offset", 0))
-    except ValueError:
-        raise ValidationFailed.field("limit", "limit and offset must be whole numbers") from None
-    if limit > 100:
-        raise ValidationFailed.field("limit", "must be at most 100")
+    limit, offset = paging(args, default_limit=25, max_limit=100)
     scope = args.get("scope", "all")
     if scope not in SCOPES:
         raise ValidationFailed.field("scope", "must be one of " + ", ".join(SCOPES))

@@ -99,7 +99,7 @@ def test_search_wildcards_are_taken_literally(admin: Account, population: dict) 
 ])
 def test_bad_user_list_parameters_are_refused(admin: Account, params: dict) -> None:
     problem = assert_problem(admin.client.get(USERS, params=params), 422, "validation")
-    assert problem["errors"][0]["field"] in {"limit", "role", "status"}
+    assert problem["errors"][0]["field"] == next(iter(params))
 
 
 # ---------------------------------------------------------------- deactivation
