@@ -56,6 +56,9 @@ class Settings(BaseSettings):
         50, ge=1, description="Failed logins per client address within LOGIN_WINDOW before a lockout."
     )
     login_window: int = Field(900, ge=60, description="Throttling window and lockout length, seconds.")
+    email_lookup_max_misses: int = Field(
+        20, ge=1, description="Emails naming no active account that one user may try (sharing, groups) per hour."
+    )
     argon2_time_cost: int = Field(2, ge=1, description="argon2id iterations.")
     argon2_memory_kib: int = Field(65536, ge=8192, description="argon2id memory in KiB.")
     argon2_parallelism: int = Field(2, ge=1, description="argon2id lanes.")

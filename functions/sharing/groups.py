@@ -125,7 +125,7 @@ def add_member(ctx: RequestContext, group_id: str) -> tuple[dict, int]:
     role = ctx.body.get("role", "member")
     if role == "manager":
         _require(me, "owner")
-    user = active_user_by_email(ctx.db, ctx.body["email"])
+    user = active_user_by_email(ctx.db, ctx.body["email"], asker=principal.user_id)
     if ctx.db.get(GroupMember, (group.id, user.id)) is not None:
         raise Conflict("This person is already a member of the group.", code="already_member")
     ctx.db.add(GroupMember(group_id=group.id, user_id=user.id, role=role))

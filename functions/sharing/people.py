@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from functions.common.errors import ValidationFailed
-from functions.common.models import User
+from functions.common.config import get_settings
+from functions.common.crypto import keyed_hash
+from functions.common.db import session_scope
+from functions.common.errors import TooManyRequests, ValidationFailed
+from functions.common.models import LoginAttempt, User, utcnow
 
 ROLE_NAMES = {"health_professional": "health professionals", "researcher": "researchers"}
 
@@ -15,10 +21,29 @@ def person(user: User) -> dict:
     return {"id": str(user.id), "email": user.email, "name": user.name, "role": user.role}
 
 
-def active_user_by_email(db: Session, email: str) -> User:
-    """An existing, active researcher or health professional; anything else is `unknown_user`."""
+LOOKUP_WINDOW = dt.timedelta(hours=1)
+
+
+def active_user_by_email(db: Session, email: str, *, asker: uuid.UUID) -> User:
+    """An existing, active researcher or health professional; anything else is `unknown_user`.
+
+    Telling unknown addresses apart is what sharing needs, and what an account harvester wants: each
+    user may name only so many addresses without an active account per hour (then 429), counted in
+    PostgreSQL like failed sign-ins.
+    """
+    key = keyed_hash(str(asker), purpose="email-lookup")
+    since = utcnow() - LOOKUP_WINDOW
+    misses, oldest = db.execute(select(func.count(), func.min(LoginAttempt.at))
+                                .where(LoginAttempt.kind == "lookup", LoginAttempt.key == key,
+                                       LoginAttempt.at > since)).one()
+    if misses >= get_settings().email_lookup_max_misses:
+        retry = int((oldest + LOOKUP_WINDOW - utcnow()).total_seconds()) + 1
+        raise TooManyRequests("Too many addresses without an account were tried; wait and try again.",
+                              retry_after=retry)
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or user.status != "active" or user.role not in ROLE_NAMES:
+        with session_scope() as own:  # kept although this request fails
+            own.add(LoginAttempt(kind="lookup", key=key, at=utcnow()))
         raise ValidationFailed("No active researcher or health professional has this email address; "
                                "they must have an approved account first.", code="unknown_user",
                                errors=[{"field": "email", "message": "no active account with this address"}])

@@ -107,7 +107,7 @@ def _grantee(ctx: RequestContext, kind: Kind, resource, owner: User) -> tuple[di
         raise ValidationFailed("Share with either an email address or a group, not both.", code="validation",
                                errors=[{"field": "email", "message": "give email or group_id"}])
     if "email" in body:
-        user = active_user_by_email(ctx.db, body["email"])
+        user = active_user_by_email(ctx.db, body["email"], asker=me)
         if user.id == owner.id:
             raise ValidationFailed("You cannot share with yourself.", code="share_with_self",
                                    errors=[{"field": "email", "message": "that is you"}])

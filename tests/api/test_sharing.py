@@ -240,3 +240,22 @@ def test_every_sharing_route_refuses_anonymous_admins_and_pending_accounts(facto
     for client, code in ((admin.client, "no_patient_data_access"), (pending.client, "account_pending")):
         body = example(route.body) if route.body else None
         assert_problem(client.request(method, path, json=body), 403, code)
+
+
+def test_probing_for_accounts_by_email_is_throttled(factory, doctors):
+    """Twenty addresses without an active account per user and hour, then 429 for any address."""
+    prober = factory.create("health_professional")
+    uid = _study(prober)
+    gid = _group(prober)["id"]
+    for i in range(20):
+        path, body = ((f"/api/shares/studies/{uid}", {"email": f"ghost{i}@example.org", "level": "read"}) if i % 2
+                      else (f"/api/groups/{gid}/members", {"email": f"ghost{i}@example.org"}))
+        assert_problem(prober.client.post(path, json=body), 422, "unknown_user")
+    r = prober.client.post(f"/api/shares/studies/{uid}", json={"email": doctors[1].email, "level": "read"})
+    assert_problem(r, 429, "too_many_attempts")
+    assert 3000 < int(r.headers["Retry-After"]) <= 3601
+    assert prober.client.get(f"/api/shares/studies/{uid}").json()["items"] == []
+    # others are not affected
+    other_uid = _study(doctors[2])
+    assert doctors[2].client.post(f"/api/shares/studies/{other_uid}",
+                                  json={"email": doctors[1].email, "level": "read"}).status_code == 201
