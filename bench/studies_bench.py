@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlparse
 
 import requests
 
@@ -169,16 +170,17 @@ def frame_paths(instances: Sequence[bytes]) -> list[str]:
     return paths
 
 
-def frame_latencies(gw: Gateway, orthanc_url: str, orthanc_auth: tuple[str, str], paths: Sequence[str],
-                    min_bytes: int) -> tuple[list[float], list[float]]:
-    """Frame 1 of every instance via gateway and direct, alternately; a warm-up pass, then measured (ms)."""
-    direct_session = _orthanc_session(orthanc_auth)
+def frame_latencies(gw: Gateway, archives: dict[str, tuple[str, tuple[str, str]]], paths: Sequence[str],
+                    min_bytes: int) -> dict[str, list[float]]:
+    """Frame 1 of every instance via the gateway and straight from the archive by each route (name → (base URL,
+    auth)), in rotating order; a warm-up pass that also checks all answer the same pixels, then measured (ms)."""
+    sessions = {name: _orthanc_session(auth) for name, (_, auth) in archives.items()}
 
     def fetch(where: str, path: str) -> tuple[float, bytes]:
         if where == "gateway":
             s, url, headers = gw.session, gw.origin + path, gw.headers(Accept=FRAME_ACCEPT)
         else:
-            s, url, headers = direct_session, orthanc_url + path, {"Accept": FRAME_ACCEPT}
+            s, url, headers = sessions[where], archives[where][0] + path, {"Accept": FRAME_ACCEPT}
         t0 = time.perf_counter()
         r = s.get(url, headers=headers, timeout=60)
         content = r.content
@@ -189,14 +191,31 @@ def frame_latencies(gw: Gateway, orthanc_url: str, orthanc_auth: tuple[str, str]
     def pixels(body: bytes) -> bytes:  # the one part's payload (each answer has its own boundary)
         return body.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--", 1)[0]
 
+    order = ["gateway", *archives]
     for path in paths:  # warm-up: connections, Orthanc's storage cache, the gateway's imports and pools
-        via_gateway, direct = pixels(fetch("gateway", path)[1]), pixels(fetch("direct", path)[1])
-        assert via_gateway == direct, f"the gateway and Orthanc sent different frames for {path}"
-    times: dict[str, list[float]] = {"gateway": [], "direct": []}
+        answers = {where: pixels(fetch(where, path)[1]) for where in order}
+        assert len(set(answers.values())) == 1, f"the gateway and Orthanc sent different frames for {path}"
+    times: dict[str, list[float]] = {where: [] for where in order}
     for i, path in enumerate(paths):
-        for where in (("gateway", "direct") if i % 2 == 0 else ("direct", "gateway")):
+        for where in order[i % len(order):] + order[:i % len(order)]:  # rotate who goes first
             times[where].append(fetch(where, path)[0])
-    return times["gateway"], times["direct"]
+    return times
+
+
+def start_tls_terminator(state: Path, platform: Platform, procs) -> str:
+    """stunnel with the platform's certificate in front of Orthanc: Orthanc over TLS, like for like with the
+    gateway (Debian's Orthanc 1.10.1 crashes serving HTTPS itself). Returns its base URL."""
+    from mcc_local.procs import wait_for_http, write_private_file
+
+    cert, key = platform._tls()
+    port = free_port()
+    orthanc_port = urlparse(platform.orthanc.url).port
+    conf = state / "stunnel.conf"
+    write_private_file(conf, f"foreground = yes\npid =\n[orthanc]\naccept = 127.0.0.1:{port}\n"
+                             f"connect = 127.0.0.1:{orthanc_port}\ncert = {cert}\nkey = {key}\n")
+    procs.start("stunnel", [shutil.which("stunnel4") or "stunnel4", str(conf)])
+    wait_for_http(f"https://127.0.0.1:{port}/system", 20, ready=lambda status: status in (200, 401))
+    return f"https://127.0.0.1:{port}"
 
 
 # ------------------------------------------------------------------------------------------------- search
@@ -390,13 +409,20 @@ def main() -> int:
 
         # 2. WADO-RS frames -----------------------------------------------------------------------
         print(f"\nWADO-RS frames: frame 1 of {len(paths)} instances, warm-up pass then measured", flush=True)
-        f_gw, f_direct = timed("fetched", lambda: frame_latencies(gw, orthanc_url, orthanc_auth, paths,
-                                                                  args.rows * args.rows * 2))
+        tls_url = start_tls_terminator(state, platform, platform.procs)
+        archives = {"direct": (orthanc_url, orthanc_auth), "direct over TLS": (tls_url, orthanc_auth)}
+        frames = timed("fetched", lambda: frame_latencies(gw, archives, paths, args.rows * args.rows * 2))
+        f_gw, f_direct, f_tls = frames["gateway"], frames["direct"], frames["direct over TLS"]
         p50_ratio = pct(f_gw, 0.5) / pct(f_direct, 0.5)
         p95_ratio = pct(f_gw, 0.95) / pct(f_direct, 0.95)
         print(f"  via gateway:    p50 {pct(f_gw, 0.5):6.1f} ms  p95 {pct(f_gw, 0.95):6.1f} ms")
         print(f"  Orthanc direct: p50 {pct(f_direct, 0.5):6.1f} ms  p95 {pct(f_direct, 0.95):6.1f} ms")
+        print(f"  Orthanc behind TLS (stunnel, the gateway's certificate): p50 {pct(f_tls, 0.5):6.1f} ms  "
+              f"p95 {pct(f_tls, 0.95):6.1f} ms")
         print(f"  ratio gateway / direct: p50 {p50_ratio:.2f}, p95 {p95_ratio:.2f} (target <= 1.3)")
+        tls_p50, tls_p95 = pct(f_gw, 0.5) / pct(f_tls, 0.5), pct(f_gw, 0.95) / pct(f_tls, 0.95)
+        print(f"  ratio gateway / Orthanc behind TLS (like for like): p50 {tls_p50:.2f}, p95 {tls_p95:.2f}")
+        rows.append(("WADO frame p50, gateway / Orthanc over TLS", f"{tls_p50:.2f}", "info", True))
         rows.append(("WADO frame p50, gateway / direct", f"{p50_ratio:.2f}", "<= 1.3", p50_ratio <= 1.3))
         rows.append(("WADO frame p95, gateway / direct", f"{p95_ratio:.2f}", "<= 1.3", p95_ratio <= 1.3))
 
@@ -437,7 +463,8 @@ def main() -> int:
 
         print(f"\n{'figure':<48} {'value':>10}  {'target':<9} result")
         for figure, value, target, ok in rows:
-            print(f"{figure:<48} {value:>10}  {target:<9} {'PASS' if ok else 'FAIL'}")
+            verdict = "-" if target == "info" else ("PASS" if ok else "FAIL")
+            print(f"{figure:<48} {value:>10}  {target:<9} {verdict}")
         print(f"\nwhole run: {time.perf_counter() - started:.0f} s; load average (1 min) {load_before:.1f} before, "
               f"{os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
         if load_before > 0.5:
