@@ -31,6 +31,7 @@ from functions.common.models import User
 from functions.common.tokens import Principal
 
 PATIENT_DATA_ROLES = ("researcher", "health_professional")
+SCOPES = ("all", "mine", "shared")  # of a list: everything I may see, what I own, what others share with me
 
 
 class Action(enum.StrEnum):
@@ -61,8 +62,13 @@ MODEL_ACTIONS: dict[str, tuple[ModelAction, ...]] = {
 _RANK = {"read": 1, "use": 1, "contribute": 2, "edit": 2}
 
 
+def has_patient_data_access(principal: Principal) -> bool:
+    """An active researcher or health professional: admins and pending or rejected accounts see no patient data."""
+    return principal.role in PATIENT_DATA_ROLES and principal.status == "active"
+
+
 def require_patient_data_access(principal: Principal) -> None:
-    """Admins see no patient data by role; pending or rejected accounts see none at all."""
+    """As `has_patient_data_access`, refusing with the reason."""
     if principal.role not in PATIENT_DATA_ROLES:
         raise Forbidden("This account has no access to patient data.", code="no_patient_data_access")
     if principal.status != "active":
@@ -102,7 +108,7 @@ def visible_studies(principal: Principal, scope: str = "all") -> Select:
 
 def study_access(db: Session, principal: Principal, study: Study) -> str | None:
     """"owner", "contribute", "read" or None: the caller's best access to the study right now."""
-    if principal.role not in PATIENT_DATA_ROLES or principal.status != "active":
+    if not has_patient_data_access(principal):
         return None
     if study.owner_id == principal.user_id:
         return "owner"
@@ -126,9 +132,17 @@ def study_for(db: Session, principal: Principal, study_uid: str, action: Action)
     return study
 
 
-def study_access_levels(principal: Principal) -> Select:
-    """(study_id, level) rows for every study shared with the caller, for lists that show the level."""
-    return select(StudyShare.study_id, StudyShare.level).where(_granted_to(StudyShare, principal.user_id))
+def access_to_studies(db: Session, principal: Principal, studies: list[Study]) -> dict[uuid.UUID, str]:
+    """`study_access` for a page of studies the caller may read (from `visible_studies`), in one query."""
+    access = {s.id: "owner" for s in studies if s.owner_id == principal.user_id}
+    others = [s.id for s in studies if s.id not in access]
+    if others:
+        rows = db.execute(select(StudyShare.study_id, StudyShare.level)
+                          .where(StudyShare.study_id.in_(others), _granted_to(StudyShare, principal.user_id)))
+        for study_id, level in rows:
+            if _RANK[level] > _RANK.get(access.get(study_id, ""), 0):
+                access[study_id] = level
+    return access
 
 
 def may_store(principal: Principal):
@@ -144,24 +158,21 @@ def _published(model_id_col):
 
 def visible_models(principal: Principal, scope: str = "all") -> Select:
     """Models the caller may at least use. `scope`: all, mine, shared (shared with me or published)."""
-    me = principal.user_id
-    mine = AiModel.owner_id == me
-    shared = AiModel.id.in_(select(ModelShare.model_id).where(_granted_to(ModelShare, me)))
-    if principal.role == "researcher":
-        others = and_(shared, _same_role_owner(AiModel.owner_id, "researcher"))
-    elif principal.role == "health_professional":
-        others = _published(AiModel.id)
-    else:
-        others = literal(False)
-    if principal.status != "active" or principal.role not in PATIENT_DATA_ROLES:
+    if not has_patient_data_access(principal):
         return select(AiModel).where(literal(False))
+    mine = AiModel.owner_id == principal.user_id
+    if principal.role == "researcher":
+        shared = AiModel.id.in_(select(ModelShare.model_id).where(_granted_to(ModelShare, principal.user_id)))
+        others = and_(shared, _same_role_owner(AiModel.owner_id, "researcher"))
+    else:  # health professionals run published versions
+        others = _published(AiModel.id)
     where = {"mine": mine, "shared": and_(~mine, others), "all": or_(mine, others)}[scope]
     return select(AiModel).where(where)
 
 
 def model_access(db: Session, principal: Principal, model: AiModel) -> str | None:
     """"owner", "edit", "use", "published" or None."""
-    if principal.role not in PATIENT_DATA_ROLES or principal.status != "active":
+    if not has_patient_data_access(principal):
         return None
     if model.owner_id == principal.user_id:
         return "owner"

@@ -132,7 +132,7 @@ class Ingest:
         self._finished: list[_Upload] = []
         self._held_bytes = 0
         self._pool: ThreadPoolExecutor | None = None
-        self._known_studies: dict[str, tuple[uuid.UUID, bool]] = {}   # uid -> (id, may store)
+        self._may_store_into: dict[str, bool] = {}   # study uid -> may this uploader add to it
 
     def __enter__(self) -> Ingest:
         return self
@@ -184,25 +184,11 @@ class Ingest:
     # ------------------------------------------------------------------------------ before upload
 
     def _check_study(self, study_uid: str) -> None:
-        known = self._known_studies.get(study_uid)
-        if known is None:
+        if study_uid not in self._may_store_into:
             study = self.db.scalar(select(Study).where(Study.study_uid == study_uid))
-            known = (study.id, self.may_store(self.db, study)) if study else (None, True)
-            self._known_studies[study_uid] = known
-        if not known[1]:
+            self._may_store_into[study_uid] = study is None or self.may_store(self.db, study)
+        if not self._may_store_into[study_uid]:
             raise InstanceRejected(FailureReason.NOT_AUTHORIZED, NOT_YOURS)
-
-    def _already_stored(self, outcome: Outcome) -> bool:
-        """Whether the instance is indexed in its own study; the same UID in another study fails."""
-        stored_in = self.db.scalar(select(Study.study_uid).join(Series, Series.study_pk == Study.id)
-                                   .join(Instance, Instance.series_pk == Series.id)
-                                   .where(Instance.sop_uid == outcome.sop_uid))
-        if stored_in is None:
-            return False
-        if stored_in != outcome.study_uid:
-            raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
-                                   "this SOPInstanceUID is already stored in another study")
-        return True
 
     # ------------------------------------------------------------------------------- after upload
 
@@ -283,7 +269,7 @@ class Ingest:
             if row["id"] in inserted:
                 per_series[row["series_pk"]] += 1
                 per_study[upload.outcome.study_uid] += 1
-            elif self._already_stored_in(upload.outcome):  # a retry, or sent twice: the index has it already
+            elif self._indexed_in_its_study(upload.outcome):  # a retry, or sent twice: the index has it already
                 upload.created_in_archive = False  # the archive's copy is the indexed one: never remove it
             else:  # the archive kept it under this study: removed again below
                 upload.outcome.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
@@ -311,11 +297,12 @@ class Ingest:
                 if not self.db.scalar(select(Study.id).where(Study.patient_pk == patient_pk).limit(1)):
                     self.db.execute(delete(Patient).where(Patient.id == patient_pk))
 
-    def _already_stored_in(self, outcome: Outcome) -> bool:
-        try:
-            return self._already_stored(outcome)
-        except InstanceRejected:
-            return False
+    def _indexed_in_its_study(self, outcome: Outcome) -> bool:
+        """Whether the index holds this SOP Instance UID in the outcome's own study (not another one)."""
+        stored_in = self.db.scalar(select(Study.study_uid).join(Series, Series.study_pk == Study.id)
+                                   .join(Instance, Instance.series_pk == Series.id)
+                                   .where(Instance.sop_uid == outcome.sop_uid))
+        return stored_in == outcome.study_uid
 
     def _lock_study(self, study_uid: str, header: _Header) -> Study:
         """The study row, created with a fresh data key if new, locked until the batch commits."""
@@ -371,16 +358,6 @@ def _pseudonymised(ds: Dataset) -> tuple[_Header, bytes, bytes]:
 def _archive(data: bytes) -> tuple[str, bool]:
     """Store one instance in the archive: its id there, and whether this call created it."""
     return orthanc().store_instance(data)
-
-
-def store_dataset(db: Session, *, owner_id: uuid.UUID, ds: Dataset) -> str:
-    """Store one validated instance (see `Ingest`); raises InstanceRejected if it was not stored."""
-    with Ingest(db, owner_id) as ingest:
-        ingest.add(ds)
-        [outcome] = ingest.finish()
-    if outcome.error is not None:
-        raise outcome.error
-    return outcome.study_uid
 
 
 def _date(value: Any) -> dt.date | None:

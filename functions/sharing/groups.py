@@ -50,11 +50,14 @@ def _require(me: GroupMember, *roles: str) -> None:
         raise Forbidden("Only the group's owner and managers may do this.", code="not_group_manager")
 
 
+def member_count(db: Session, group_id: uuid.UUID) -> int:
+    return db.scalar(select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group_id))
+
+
 def summary(db: Session, group: Group, my_role: str) -> dict:
-    count = db.scalar(select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group.id))
     owner = db.get(User, group.owner_id)
     return {"id": str(group.id), "name": group.name, "my_role": my_role, "owner": person(owner),
-            "member_count": count, "created_at": group.created_at.isoformat()}
+            "member_count": member_count(db, group.id), "created_at": group.created_at.isoformat()}
 
 
 def detail(db: Session, group: Group, my_role: str) -> dict:

@@ -20,6 +20,7 @@ from functions.common import audit, mail
 from functions.common.acl import MODEL_LEVELS, STUDY_LEVELS, Group, GroupMember, ModelShare, StudyShare
 from functions.common.ai_models import AiModel, ModelVersion
 from functions.common.authz import (
+    SCOPES,
     Action,
     ModelAction,
     model_access,
@@ -31,6 +32,7 @@ from functions.common.authz import (
 from functions.common.errors import Conflict, NotFound, ValidationFailed
 from functions.common.http import RequestContext
 from functions.common.models import User
+from functions.sharing.groups import member_count
 from functions.sharing.people import ROLE_NAMES, active_user_by_email, person
 
 
@@ -74,8 +76,8 @@ def share_json(db: Session, share) -> dict:
         grantee = {"type": "user", "user": person(db.get(User, share.user_id))}
     else:
         group = db.get(Group, share.group_id)
-        count = len(db.scalars(select(GroupMember.user_id).where(GroupMember.group_id == group.id)).all())
-        grantee = {"type": "group", "group": {"id": str(group.id), "name": group.name, "member_count": count}}
+        grantee = {"type": "group", "group": {"id": str(group.id), "name": group.name,
+                                              "member_count": member_count(db, group.id)}}
     return {"id": str(share.id), "level": share.level, "grantee": grantee,
             "created_at": share.created_at.isoformat(), "created_by": person(db.get(User, share.created_by))}
 
@@ -225,8 +227,8 @@ def models_shared_with_me(ctx: RequestContext) -> dict:
     principal = ctx.require_principal()
     require_patient_data_access(principal)
     scope = ctx.request.args.get("scope", "shared")
-    if scope not in ("all", "mine", "shared"):
-        raise ValidationFailed.field("scope", "must be one of all, mine, shared")
+    if scope not in SCOPES:
+        raise ValidationFailed.field("scope", "must be one of " + ", ".join(SCOPES))
     models = ctx.db.scalars(visible_models(principal, scope).order_by(AiModel.name).limit(500)).all()
     return {"items": [{"id": str(m.id), "name": m.name, "owner": person(ctx.db.get(User, m.owner_id)),
                        "access": model_access(ctx.db, principal, m),

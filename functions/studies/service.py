@@ -8,10 +8,11 @@ from sqlalchemy import delete, select
 
 from functions.common import audit, passwords
 from functions.common.authz import (
+    SCOPES,
     Action,
+    access_to_studies,
     require_patient_data_access,
     study_access,
-    study_access_levels,
     study_for,
     visible_studies,
 )
@@ -27,8 +28,6 @@ ORIGINAL_FIELDS = {"patient_name": "PatientName", "patient_id": "PatientID", "pa
                    "accession_number": "AccessionNumber", "referring_physician": "ReferringPhysicianName"}
 
 
-SCOPES = ("all", "mine", "shared")
-_RANK = {"read": 1, "contribute": 2}
 
 
 def summary(study: Study, *, access: str, owner_name: str | None) -> dict:
@@ -69,23 +68,10 @@ def list_studies(ctx: RequestContext) -> dict:
                           limit=limit, offset=offset, with_total=True)
     audit.record(ctx.db, "study_list", actor_id=principal.user_id, client_ip=ctx.client_ip,
                  details={"results": len(studies), "scope": scope})
-    access = _access_of(ctx, principal, studies)
+    access = access_to_studies(ctx.db, principal, studies)
     names = _owner_names(ctx, studies)
     return {"items": [summary(s, access=access[s.id], owner_name=names.get(s.owner_id)) for s in studies],
             "total": total}
-
-
-def _access_of(ctx: RequestContext, principal, studies: list[Study]) -> dict:
-    """The caller's level on each study of one page (one query for the shared ones)."""
-    access = {s.id: "owner" for s in studies if s.owner_id == principal.user_id}
-    others = [s.id for s in studies if s.id not in access]
-    if others:
-        levels = study_access_levels(principal).subquery()
-        for study_id, level in ctx.db.execute(select(levels.c.study_id, levels.c.level)
-                                              .where(levels.c.study_id.in_(others))):
-            if _RANK[level] > _RANK.get(access.get(study_id, ""), 0):
-                access[study_id] = level
-    return access
 
 
 def _owner_names(ctx: RequestContext, studies: list[Study]) -> dict:
