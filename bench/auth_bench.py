@@ -12,31 +12,17 @@ Usage: .venv/bin/python bench/auth_bench.py [--seconds 5] [--clients 4]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 import warnings
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "local-dev")]
+sys.path[:0] = [str(ROOT), str(ROOT / "local-dev"), str(ROOT / "bench")]
 
-from mcc_local.launcher import Platform, Ports  # noqa: E402
-from mcc_local.procs import free_port  # noqa: E402
-
-PASSWORD = "Velvet-otter-climbs-27-glaciers"
-
-
-def _session(origin: str) -> requests.Session:
-    s = requests.Session()
-    s.verify = False
-    s.trust_env = False
-    return s
+from harness import PASSWORD, http_session, throwaway_platform  # noqa: E402
 
 
 def throughput(origin: str, path: str, *, bearer: str | None, seconds: float, clients: int) -> float:
@@ -46,7 +32,7 @@ def throughput(origin: str, path: str, *, bearer: str | None, seconds: float, cl
     headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
 
     def worker(i: int) -> None:
-        s = _session(origin)
+        s = http_session()
         while time.monotonic() < stop:
             r = s.get(origin + path, headers=headers, timeout=10)
             assert r.status_code == 200, r.text
@@ -69,22 +55,17 @@ def main() -> int:
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="Unverified HTTPS request")
 
-    state = Path(tempfile.mkdtemp(prefix="mcc-bench-"))
-    state.chmod(0o755)
-    ports = Ports(https=free_port(), http=free_port(), postgres=free_port(), orthanc=free_port(), smtp=free_port())
-    os.environ["MCC_SMTP_SINK"] = "1"
-    platform = Platform(state, ports)
-    try:
+    with throwaway_platform() as platform:
         platform.up()
         from functions.auth import accounts
-        from functions.common import db
+        from functions.common.platform import db
 
         email = "bench@example.org"
         with db.session_scope() as session:
             accounts.create_user(session, email=email, name="Bench", role="researcher", password=PASSWORD,
                                  email_verified=True)
-        origin = f"https://127.0.0.1:{ports.https}"
-        s = _session(origin)
+        origin = f"https://127.0.0.1:{platform.ports.https}"
+        s = http_session()
         latencies = []
         for _ in range(args.logins):
             t0 = time.perf_counter()
@@ -109,8 +90,6 @@ def main() -> int:
         print(f"no-op without authentication: {p:.0f} req/s ({args.clients} clients)")
         print(f"no-op with authentication:    {a:.0f} req/s ({args.clients} clients)")
         print(f"throughput ratio authenticated / unauthenticated: {a / p:.2f} (target >= 0.8)")
-    finally:
-        platform.down()
     return 0
 
 

@@ -56,10 +56,10 @@ def seed_index(owner_id: uuid.UUID, count: int, rng: random.Random, *, tag: str)
     from pydicom.uid import generate_uid
     from sqlalchemy import insert
 
-    from functions.common import db
-    from functions.common.blind_index import name_tokens
-    from functions.common.crypto import envelope, keyed_hash, seal_with_key
-    from functions.common.index import Patient, Study
+    from functions.common.dicom.index import Patient, Study
+    from functions.common.platform import db
+    from functions.common.security.blind_index import name_tokens
+    from functions.common.security.crypto import envelope, keyed_hash, seal_with_key
 
     token_cache: dict[str, list[str]] = {}
 
@@ -120,9 +120,9 @@ def seed_shares(owner_id: uuid.UUID, grantee_id: uuid.UUID, count: int, rng: ran
     Returns how many studies the grantee can now see through shares."""
     from sqlalchemy import insert, select
 
-    from functions.common import db
-    from functions.common.acl import Group, GroupMember, StudyShare
-    from functions.common.index import Study
+    from functions.common.access.tables import Group, GroupMember, StudyShare
+    from functions.common.dicom.index import Study
+    from functions.common.platform import db
 
     with db.session_scope() as session:
         ids = list(session.scalars(select(Study.id).where(Study.owner_id == owner_id)))

@@ -2,7 +2,7 @@
 
 Orthanc hands each attachment (DICOM file, cached JSON, ...) to this plugin instead of writing it
 to its StorageDirectory. The plugin seals it with the platform's envelope encryption
-(functions/common/keys.py: AES-256-GCM under a fresh data key and nonce per file, the data key
+(functions/common/security/keys.py: AES-256-GCM under a fresh data key and nonce per file, the data key
 wrapped by the key provider's current KEK, whose id is in the file's header) and opens it again
 on read, so indexing, DICOMweb, rendering and deletion work unchanged on top. The file's uuid and
 content type are the associated data: a file moved to another name or type does not open.
@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from functions.common.keys import CryptoError, Envelope, LocalKeyProvider  # noqa: E402
+from functions.common.security.keys import CryptoError, Envelope, LocalKeyProvider  # noqa: E402
 
 try:
     import orthanc

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
-import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +13,10 @@ from mcc_local.archive import encrypted_orthanc
 from mcc_local.origin import PathOnlyRequestLog
 from mcc_local.orthanc import OrthancServer
 from mcc_local.postgres import PostgresCluster
-from mcc_local.procs import free_port
+from mcc_local.procs import free_port, scratch_dir
+from mcc_local.serving import ThreadedWsgiServer
 from mcc_local.smtp_sink import SmtpSink
 from mcc_local.tls import ensure_self_signed_cert
-from werkzeug.serving import make_server
 
 from tests.support.api_client import ApiClient, Mailbox
 from tests.support.oidc_provider import OIDCProvider
@@ -27,10 +24,8 @@ from tests.support.oidc_provider import OIDCProvider
 
 @pytest.fixture(scope="session")
 def state_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="mcc-test-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with scratch_dir("mcc-test-") as path:
+        yield path
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +87,8 @@ def platform_env(
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    from functions.common.config import reset_settings
-    from functions.common.migrate import upgrade
+    from functions.common.platform.config import reset_settings
+    from functions.common.platform.migrate import upgrade
 
     reset_settings()
     upgrade()
@@ -113,13 +108,10 @@ def origin(platform_env: dict[str, str], state_dir: Path) -> Iterator[str]:
 
     cert, key = ensure_self_signed_cert(state_dir / "tls", ["localhost"])
     port = int(platform_env["MCC_TEST_ORIGIN_PORT"])
-    server = make_server("127.0.0.1", port, create_app(), threaded=True, ssl_context=(str(cert), str(key)),
-                         request_handler=PathOnlyRequestLog)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    os.environ["MCC_TEST_CA"] = str(cert)
-    yield platform_env["MCC_PUBLIC_URL"]
-    server.shutdown()
+    with ThreadedWsgiServer(create_app(), port, name="origin", ssl_context=(str(cert), str(key)),
+                            request_handler=PathOnlyRequestLog):
+        os.environ["MCC_TEST_CA"] = str(cert)
+        yield platform_env["MCC_PUBLIC_URL"]
 
 
 @pytest.fixture

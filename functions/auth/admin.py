@@ -3,63 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
 
 from functions.auth import accounts, sessions
-from functions.common import audit
-from functions.common.db import get_or_404
-from functions.common.errors import Conflict, ValidationFailed
-from functions.common.http import RequestContext, paging
-from functions.common.models import ROLES, STATUSES, AuditEvent, Certificate, User
+from functions.common.accounts.tables import ROLES, STATUSES, Certificate, User
+from functions.common.platform.db import get_or_404
+from functions.common.platform.errors import Conflict, ValidationFailed
+from functions.common.security import audit
+from functions.common.security.audit import AuditEvent
+from functions.common.security.tokens import Principal
+
+OUTCOMES = ("success", "failure")
 
 
-def _page(ctx: RequestContext) -> tuple[int, int]:
-    return paging(ctx.request.args, default_limit=50, max_limit=100)
-
-
-def _choice(ctx: RequestContext, name: str, allowed: tuple[str, ...]) -> str | None:
-    value = ctx.request.args.get(name) or None
+def _choice(args: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = args.get(name) or None
     if value is not None and value not in allowed:
         raise ValidationFailed.field(name, "must be one of " + ", ".join(allowed))
     return value
 
 
-def list_users(ctx: RequestContext) -> dict:
-    limit, offset = _page(ctx)
-    stmt = select(User)
-    if q := (ctx.request.args.get("q") or "").strip():
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(User.email.ilike(pattern), User.name.ilike(pattern)))
-    if role := _choice(ctx, "role", ROLES):
-        stmt = stmt.where(User.role == role)
-    if status := _choice(ctx, "status", STATUSES):
-        stmt = stmt.where(User.status == status)
-    total = ctx.db.scalar(select(func.count()).select_from(stmt.subquery()))
-    users = ctx.db.scalars(stmt.order_by(User.created_at.desc()).limit(limit).offset(offset))
-    return {"items": [accounts.serialize(ctx.db, u) for u in users], "total": total}
-
-
-def set_active(ctx: RequestContext, user_id: str, *, active: bool) -> dict:
-    user = get_or_404(ctx.db, User, user_id, what="user")
-    if user.id == ctx.principal.user_id:
-        raise Conflict("You cannot deactivate your own account.", code="self")
-    if active:
-        if user.status != "deactivated":
-            raise Conflict("This account is not deactivated.", code="not_deactivated")
-        approved = ctx.db.scalar(select(func.count()).select_from(Certificate).where(
-            Certificate.user_id == user.id, Certificate.status == "approved"))
-        user.status = "pending" if user.role == "health_professional" and not approved else "active"
-    else:
-        user.status = "deactivated"
-        sessions.revoke_all(ctx.db, user.id, reason="deactivated")
-    audit.record(ctx.db, "user_reactivated" if active else "user_deactivated", actor_id=ctx.principal.user_id,
-                 client_ip=ctx.client_ip, target=f"user:{user.id}")
-    return accounts.serialize(ctx.db, user)
-
-
-def _date(ctx: RequestContext, name: str) -> dt.datetime | None:
-    raw = ctx.request.args.get(name)
+def _date(args: Mapping[str, str], name: str) -> dt.datetime | None:
+    raw = args.get(name)
     if not raw:
         return None
     try:
@@ -69,31 +39,100 @@ def _date(ctx: RequestContext, name: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
-def list_audit(ctx: RequestContext) -> dict:
-    limit, offset = _page(ctx)
+@dataclass(frozen=True)
+class UserFilter:
+    """Which users to list: a text in the email or name, a role, a status."""
+
+    text: str = ""
+    role: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def from_query(cls, args: Mapping[str, str]) -> UserFilter:
+        """Read and check the filter from a query string (`q`, `role`, `status`)."""
+        return cls((args.get("q") or "").strip(), _choice(args, "role", ROLES), _choice(args, "status", STATUSES))
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit events to list: an action, an actor's email, an outcome, a time range."""
+
+    action: str | None = None
+    actor: str | None = None
+    outcome: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    @classmethod
+    def from_query(cls, args: Mapping[str, str]) -> AuditFilter:
+        """Read and check the filter from a query string (ISO dates, naive ones in UTC)."""
+        return cls(args.get("action"), args.get("actor"), _choice(args, "outcome", OUTCOMES), _date(args, "since"),
+                   _date(args, "until"))
+
+
+def _page(db: Session, stmt: Select, order: object, limit: int, offset: int) -> tuple[list, int]:
+    total = db.scalar(select(func.count()).select_from(stmt.subquery()))
+    return db.scalars(stmt.order_by(order).limit(limit).offset(offset)).all(), total
+
+
+def list_users(db: Session, where: UserFilter, *, limit: int, offset: int) -> dict:
+    """A page of users, newest first, with the total that match."""
+    stmt = select(User)
+    if where.text:
+        pattern = "%" + where.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(User.email.ilike(pattern), User.name.ilike(pattern)))
+    if where.role:
+        stmt = stmt.where(User.role == where.role)
+    if where.status:
+        stmt = stmt.where(User.status == where.status)
+    users, total = _page(db, stmt, User.created_at.desc(), limit, offset)
+    return {"items": [accounts.serialize(db, u) for u in users], "total": total}
+
+
+def set_active(db: Session, principal: Principal, user_id: uuid.UUID, *, active: bool, client_ip: str) -> dict:
+    """Deactivate an account (ending its sessions) or reactivate it in the status it had earned."""
+    user = get_or_404(db, User, user_id, what="user")
+    if user.id == principal.user_id:
+        raise Conflict("You cannot deactivate your own account.", code="self")
+    if active:
+        if user.status != "deactivated":
+            raise Conflict("This account is not deactivated.", code="not_deactivated")
+        approved = db.scalar(select(func.count()).select_from(Certificate).where(
+            Certificate.user_id == user.id, Certificate.status == "approved"))
+        user.status = "pending" if user.role == "health_professional" and not approved else "active"
+    else:
+        user.status = "deactivated"
+        sessions.revoke_all(db, user.id, reason="deactivated")
+    audit.record(db, "user_reactivated" if active else "user_deactivated", actor_id=principal.user_id,
+                 client_ip=client_ip, target=f"user:{user.id}")
+    return accounts.serialize(db, user)
+
+
+def list_audit(db: Session, where: AuditFilter, *, limit: int, offset: int) -> dict:
+    """A page of audit events, newest first, each with its actor's email."""
     stmt = select(AuditEvent)
-    if action := ctx.request.args.get("action"):
-        stmt = stmt.where(AuditEvent.action == action)
-    if actor := ctx.request.args.get("actor"):
-        actor_ids = select(User.id).where(User.email == accounts.normalise_email(actor))
-        stmt = stmt.where(or_(AuditEvent.actor_email == accounts.normalise_email(actor),
-                              AuditEvent.actor_id.in_(actor_ids)))
-    if outcome := _choice(ctx, "outcome", ("success", "failure")):
-        stmt = stmt.where(AuditEvent.outcome == outcome)
-    if since := _date(ctx, "since"):
-        stmt = stmt.where(AuditEvent.at >= since)
-    if until := _date(ctx, "until"):
-        stmt = stmt.where(AuditEvent.at <= until)
-    total = ctx.db.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = ctx.db.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit).offset(offset)).all()
+    if where.action:
+        stmt = stmt.where(AuditEvent.action == where.action)
+    if where.actor:
+        email = accounts.normalise_email(where.actor)
+        stmt = stmt.where(or_(AuditEvent.actor_email == email,
+                              AuditEvent.actor_id.in_(select(User.id).where(User.email == email))))
+    if where.outcome:
+        stmt = stmt.where(AuditEvent.outcome == where.outcome)
+    if where.since:
+        stmt = stmt.where(AuditEvent.at >= where.since)
+    if where.until:
+        stmt = stmt.where(AuditEvent.at <= where.until)
+    rows, total = _page(db, stmt, AuditEvent.id.desc(), limit, offset)
     actor_ids = {r.actor_id for r in rows if r.actor_id}
-    emails = {uid: email for uid, email in ctx.db.execute(select(User.id, User.email).where(User.id.in_(actor_ids)))}
+    emails = {uid: email for uid, email in db.execute(select(User.id, User.email).where(User.id.in_(actor_ids)))}
     return {"items": [{
         "id": r.id, "at": r.at.isoformat(), "actor_email": r.actor_email or emails.get(r.actor_id),
         "action": r.action, "target": r.target, "client_ip": r.client_ip, "outcome": r.outcome, "details": r.details,
     } for r in rows], "total": total}
 
 
-def verify_audit(ctx: RequestContext) -> dict:
-    ok, checked, broken = audit.verify_chain(ctx.db)
+def verify_audit(db: Session) -> dict:
+    """Whether the audit log's hash chain is intact, and where it first breaks."""
+    ok, checked, broken = audit.verify_chain(db)
     return {"ok": ok, "checked": checked, "first_broken_id": broken}

@@ -1,104 +1,120 @@
-"""Password sign-in and the second-factor step; nothing but that step is open before it passes."""
+"""Signing in (password, then the second factor when it is on) and who counts as signed in.
+
+Nothing but the second-factor step is open to an account with TOTP before that step passes."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from functions.auth import accounts, sessions, throttle, totp
-from functions.common import audit, mail, passwords, tokens
-from functions.common.errors import ApiError, Forbidden, NotAuthenticated
-from functions.common.http import RequestContext
-from functions.common.models import User
+from functions.common.accounts.tables import User
+from functions.common.platform import mail
+from functions.common.platform.config import get_settings
+from functions.common.platform.errors import ApiError, Forbidden, NotAuthenticated
+from functions.common.security import audit, passwords, tokens
+from functions.common.security.tokens import Principal
 
-MFA_COOKIE = "mcc_mfa"
+
+@dataclass(frozen=True)
+class SignIn:
+    """A passed sign-in step: the second factor is due (`mfa_ticket`), or a session is open (`tokens`)."""
+
+    api_client: bool
+    mfa_ticket: str | None = None
+    user: dict | None = None
+    tokens: dict | None = None
 
 
-def current_user(ctx: RequestContext) -> User:
+def active_user(db: Session, principal: Principal) -> User:
     """The caller's account row; a deleted or deactivated account is treated as signed out."""
-    principal = ctx.require_principal()
-    user = ctx.db.get(User, principal.user_id)
+    user = db.get(User, principal.user_id)
     if user is None or user.status == "deactivated":
         raise NotAuthenticated("Your account is not active; sign in again.", code="account_inactive")
     return user
 
 
-def require_admin(ctx: RequestContext) -> None:
+def require_admin(db: Session, principal: Principal) -> None:
     """Admins must be enrolled in TOTP and have used it for this session."""
-    principal = ctx.require_principal()
     if principal.role != "admin":
         raise Forbidden("Administrators only.")
-    user = current_user(ctx)
-    if not user.totp_enabled:
+    if not active_user(db, principal).totp_enabled:
         raise Forbidden("Set up two-factor authentication before using admin pages.", code="mfa_enrolment_required")
     if not principal.used_mfa:
         raise Forbidden("Sign in again with your authentication code to use admin pages.", code="mfa_required")
 
 
-def password_login(ctx: RequestContext) -> dict:
-    body = ctx.body
-    email = accounts.normalise_email(body["email"])
-    throttle.check(ctx.db, email=email, ip=ctx.client_ip)
-    user = accounts.by_email(ctx.db, email)
-    if not passwords.verify_password(user.password_hash if user else None, body["password"]):
-        throttle.record_failure(ctx.db, email=email, ip=ctx.client_ip)
-        audit.record(ctx.db, "login", outcome="failure", actor_id=user.id if user else None, actor_email=email,
-                     client_ip=ctx.client_ip, details={"reason": "bad_password"})
-        ctx.db.commit()
+def password_login(db: Session, *, email: str, password: str, api_client: bool, client_ip: str,
+                   user_agent: str) -> SignIn:
+    """The first factor by password; failures count towards the lock-out and are audited."""
+    email = accounts.normalise_email(email)
+    throttle.check(db, email=email, ip=client_ip)
+    user = accounts.by_email(db, email)
+    if not passwords.verify_password(user.password_hash if user else None, password):
+        throttle.record_failure(db, email=email, ip=client_ip)
+        audit.record(db, "login", outcome="failure", actor_id=user.id if user else None, actor_email=email,
+                     client_ip=client_ip, details={"reason": "bad_password"})
+        db.commit()
         raise NotAuthenticated("The email or password is not right.", code="invalid_credentials")
     if user.status == "deactivated":
         raise Forbidden("This account is deactivated; contact an administrator.", code="account_deactivated")
     if not user.email_verified:
-        raw = accounts.issue_email_token(ctx.db, user, "verify")
-        ctx.db.commit()
+        raw = accounts.issue_email_token(db, user, "verify")
+        db.commit()
         mail.send(user.email, "Verify your MedCloudCare email",
                   f"Confirm your email address to sign in:\n{accounts.link('/verify-email', raw)}")
         raise Forbidden("Confirm your email address first: we have sent you a new link.", code="email_not_verified")
-    throttle.clear_account(ctx.db, email=email)
+    throttle.clear_account(db, email=email)
     if passwords.needs_rehash(user.password_hash):
-        user.password_hash = passwords.hash_password(body["password"])
-    return first_factor_passed(ctx, user, amr=["pwd"], api_client=body.get("client") == "api")
+        user.password_hash = passwords.hash_password(password)
+    return first_factor_passed(db, user, amr=["pwd"], api_client=api_client, client_ip=client_ip,
+                               user_agent=user_agent)
 
 
-def first_factor_passed(ctx: RequestContext, user: User, *, amr: list[str], api_client: bool) -> dict:
+def first_factor_passed(db: Session, user: User, *, amr: list[str], api_client: bool, client_ip: str,
+                        user_agent: str) -> SignIn:
     """Open a session, or, when TOTP is on, hand out only a ticket for the second-factor step."""
     if user.totp_enabled:
         ticket = tokens.issue({"sub": str(user.id), "amr": amr, "api": api_client},
-                              ttl=ctx.settings.mfa_token_ttl, typ="mfa")
-        if api_client:
-            return {"status": "mfa_required", "mfa_token": ticket}
-        ctx.set_cookie(MFA_COOKIE, ticket, max_age=ctx.settings.mfa_token_ttl, path="/api/auth")
-        return {"status": "mfa_required"}
-    pair = sessions.start(ctx, user, amr=amr, api_client=api_client)
-    return {"status": "ok", "user": accounts.serialize(ctx.db, user), **pair}
+                              ttl=get_settings().mfa_token_ttl, typ="mfa")
+        return SignIn(api_client, mfa_ticket=ticket)
+    return _open_session(db, user, amr=amr, api_client=api_client, client_ip=client_ip, user_agent=user_agent)
 
 
-def second_factor(ctx: RequestContext) -> dict:
-    body = ctx.body
-    ticket = body.get("mfa_token") or ctx.request.cookies.get(MFA_COOKIE)
+def second_factor(db: Session, ticket: str | None, *, code: str | None, recovery_code: str | None, client_ip: str,
+                  user_agent: str) -> SignIn:
+    """Finish a sign-in with a TOTP or recovery code; failures count towards the lock-out."""
     if not ticket:
         raise NotAuthenticated("Sign in with your password first.", code="mfa_expired")
     try:
         claims = tokens.verifier().verify(ticket, typ="mfa")
     except tokens.TokenInvalid as e:
         raise NotAuthenticated("The sign-in took too long; start again.", code="mfa_expired") from e
-    user = ctx.db.get(User, uuid.UUID(claims["sub"]))
+    user = db.get(User, uuid.UUID(claims["sub"]))
     if user is None or not user.totp_enabled or user.status == "deactivated":
         raise NotAuthenticated("Sign in with your password first.", code="mfa_expired")
-    throttle.check(ctx.db, email=user.email, ip=ctx.client_ip)
+    throttle.check(db, email=user.email, ip=client_ip)
     try:
-        if body.get("code"):
-            totp.verify_code(ctx, user, body["code"])
-        elif body.get("recovery_code"):
-            totp.use_recovery_code(ctx, user, body["recovery_code"])
+        if code:
+            totp.verify_code(db, user, code, client_ip=client_ip)
+        elif recovery_code:
+            totp.use_recovery_code(db, user, recovery_code, client_ip=client_ip)
         else:
             raise NotAuthenticated("Enter the code from your authenticator app or a recovery code.",
                                    code="invalid_code")
     except ApiError:
-        ctx.db.rollback()
-        throttle.record_failure(ctx.db, email=user.email, ip=ctx.client_ip)
-        ctx.db.commit()
+        db.rollback()
+        throttle.record_failure(db, email=user.email, ip=client_ip)
+        db.commit()
         raise
-    throttle.clear_account(ctx.db, email=user.email)
-    ctx.delete_cookie(MFA_COOKIE, path="/api/auth")
-    pair = sessions.start(ctx, user, amr=[*claims.get("amr", []), "otp"], api_client=bool(claims.get("api")))
-    return {"status": "ok", "user": accounts.serialize(ctx.db, user), **pair}
+    throttle.clear_account(db, email=user.email)
+    return _open_session(db, user, amr=[*claims.get("amr", []), "otp"], api_client=bool(claims.get("api")),
+                         client_ip=client_ip, user_agent=user_agent)
+
+
+def _open_session(db: Session, user: User, *, amr: list[str], api_client: bool, client_ip: str,
+                  user_agent: str) -> SignIn:
+    pair = sessions.start(db, user, amr=amr, client_ip=client_ip, user_agent=user_agent)
+    return SignIn(api_client, user=accounts.serialize(db, user), tokens=pair)

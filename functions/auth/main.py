@@ -3,10 +3,11 @@
 import flask
 
 from functions.auth.views import api
-from functions.common.config import get_settings
+from functions.common.platform.config import get_settings
 
 get_settings()  # fail at start, with a readable message, if the environment is wrong
 
 
 def auth(request: flask.Request) -> flask.Response:
+    """The target functions-framework serves: every request goes through the auth function's routes."""
     return api.handle(request)

@@ -23,20 +23,22 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from functions.auth import accounts, login
-from functions.common import audit, mail, passwords
-from functions.common.crypto import CryptoError, envelope
-from functions.common.errors import Conflict, NotAuthenticated, NotFound
-from functions.common.http import RequestContext
-from functions.common.models import OAuthIdentity, User
+from functions.auth import accounts, events, login
+from functions.auth.login import SignIn
+from functions.common.accounts.tables import OAuthIdentity, User
+from functions.common.platform import mail
+from functions.common.platform.config import get_settings
+from functions.common.platform.errors import Conflict, NotAuthenticated, NotFound
+from functions.common.security import audit, passwords
+from functions.common.security.crypto import CryptoError, envelope
 
 log = logging.getLogger(__name__)
 
-STATE_COOKIE = "mcc_oauth_state"
-PENDING_COOKIE = "mcc_oauth_pending"
-COOKIE_PATH = "/api/auth"
-STATE_TTL = 600
+STATE_TTL = 600  # seconds a provider round trip, and then the decision it leads to, may take
+SIGNED_IN, SECOND_FACTOR, DECIDE = "/", "/signin/2fa", "/oauth/complete"
+FAILED = "/signin?error=oauth_failed"
 
 PRESETS: dict[str, dict[str, Any]] = {
     "google": {"display_name": "Google", "metadata_url": "https://accounts.google.com/.well-known/openid-configuration"},
@@ -55,7 +57,18 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 @dataclass(frozen=True)
+class Landing:
+    """Where the browser goes after the provider's page, and what it carries there."""
+
+    path: str
+    sign_in: SignIn | None = None  # a linked account passed its first factor
+    pending: str | None = None  # a sealed sign-up or link that waits for the user's decision
+
+
+@dataclass(frozen=True)
 class Provider:
+    """A configured sign-in provider: a preset's endpoints, or an OpenID Connect discovery document."""
+
     name: str
     display_name: str
     client_id: str
@@ -68,11 +81,23 @@ class Provider:
     scope: str = "openid email profile"
 
     @property
+    def redirect_uri(self) -> str:
+        """Where the provider sends the browser back to."""
+        return f"{get_settings().public_url}/api/auth/oauth/{self.name}/callback"
+
+    def client(self) -> OAuth2Session:
+        """An OAuth 2.0 client for one round trip, with PKCE."""
+        return OAuth2Session(self.client_id, self.client_secret, scope=self.scope, redirect_uri=self.redirect_uri,
+                             code_challenge_method="S256")
+
+    @property
     def is_oidc(self) -> bool:
+        """An OpenID Connect provider (an ID token to verify), not plain OAuth 2.0 with a user-info endpoint."""
         return self.metadata_url is not None
 
     @functools.cached_property
     def metadata(self) -> dict:
+        """The provider's endpoints (fetched once per process for OpenID Connect)."""
         if not self.metadata_url:
             return {"authorization_endpoint": self.authorize_url, "token_endpoint": self.token_url,
                     "userinfo_endpoint": self.userinfo_url}
@@ -81,9 +106,10 @@ class Provider:
         return resp.json()
 
 
-def providers(ctx: RequestContext) -> dict[str, Provider]:
+def providers() -> dict[str, Provider]:
+    """The providers MCC_OAUTH_PROVIDERS configures, by name."""
     out = {}
-    for entry in ctx.settings.providers:
+    for entry in get_settings().providers:
         merged = {**PRESETS.get(entry.get("preset", entry["name"]), {}), **entry}
         merged.pop("preset", None)
         merged.setdefault("display_name", entry["name"].title())
@@ -97,22 +123,19 @@ def _cached_provider(spec: str) -> Provider:
     return Provider(**fields)
 
 
-def provider(ctx: RequestContext, name: str) -> Provider:
-    found = providers(ctx).get(name)
+def provider(name: str) -> Provider:
+    """A configured provider, or 404."""
+    found = providers().get(name)
     if found is None:
         raise NotFound("No such sign-in provider.", code="unknown_provider")
     return found
 
 
-def redirect_uri(ctx: RequestContext, p: Provider) -> str:
-    return f"{ctx.settings.public_url}/api/auth/oauth/{p.name}/callback"
-
-
-def _seal_cookie(data: dict) -> str:
+def _seal(data: dict) -> str:
     return base64.urlsafe_b64encode(envelope().seal(json.dumps(data).encode(), aad=b"oauth-cookie")).decode()
 
 
-def _open_cookie(raw: str | None) -> dict | None:
+def _unseal(raw: str | None) -> dict | None:
     if not raw:
         return None
     try:
@@ -122,18 +145,13 @@ def _open_cookie(raw: str | None) -> dict | None:
     return data if data.get("exp", 0) > time.time() else None
 
 
-def start(ctx: RequestContext, name: str) -> str:
-    """Return the provider URL to send the browser to, remembering state, nonce and PKCE verifier."""
-    p = provider(ctx, name)
-    client = OAuth2Session(p.client_id, p.client_secret, scope=p.scope, redirect_uri=redirect_uri(ctx, p),
-                           code_challenge_method="S256")
+def start(name: str) -> tuple[str, str]:
+    """The provider URL to send the browser to, and the sealed state (state, nonce, PKCE verifier) to keep."""
+    p = provider(name)
     verifier, nonce = generate_token(48), generate_token(24)
-    url, state = client.create_authorization_url(p.metadata["authorization_endpoint"], code_verifier=verifier,
-                                                 nonce=nonce)
-    ctx.set_cookie(STATE_COOKIE, _seal_cookie({"p": p.name, "state": state, "nonce": nonce, "v": verifier,
-                                                "exp": time.time() + STATE_TTL}),
-                   max_age=STATE_TTL, path=COOKIE_PATH, same_site="Lax")
-    return url
+    url, state = p.client().create_authorization_url(p.metadata["authorization_endpoint"], code_verifier=verifier,
+                                                      nonce=nonce)
+    return url, _seal({"p": p.name, "state": state, "nonce": nonce, "v": verifier, "exp": time.time() + STATE_TTL})
 
 
 def _verified_id_token(p: Provider, token: dict, nonce: str) -> dict:
@@ -163,105 +181,107 @@ def _identity(p: Provider, client: OAuth2Session, token: dict, nonce: str) -> di
             "name": info.get("name") or info.get("display_name") or info.get("login") or ""}
 
 
-def callback(ctx: RequestContext, name: str) -> str:
-    """Finish the provider round trip; return the portal path to land on."""
-    p = provider(ctx, name)
-    saved = _open_cookie(ctx.request.cookies.get(STATE_COOKIE))
-    ctx.delete_cookie(STATE_COOKIE, path=COOKIE_PATH)
-    args = ctx.request.args
-    state = args.get("state", "").encode()
-    if saved is None or saved["p"] != p.name or not secrets.compare_digest(state, saved["state"].encode()):
-        audit.record(ctx.db, "oauth_login", outcome="failure", client_ip=ctx.client_ip,
-                     details={"provider": p.name, "reason": "state_mismatch"})
-        return "/signin?error=oauth_failed"
-    if "code" not in args:
-        return "/signin?error=oauth_failed"
-    client = OAuth2Session(p.client_id, p.client_secret, scope=p.scope, redirect_uri=redirect_uri(ctx, p),
-                           code_challenge_method="S256")
+def callback(db: Session, name: str, *, saved_state: str | None, state: str, code: str | None, client_ip: str,
+             user_agent: str) -> Landing:
+    """Finish the provider round trip: sign a linked account in, or ask the user to sign up or link."""
+    p = provider(name)
+    saved = _unseal(saved_state)
+    if saved is None or saved["p"] != p.name or not secrets.compare_digest(state.encode(), saved["state"].encode()):
+        _failed(db, p, "state_mismatch", client_ip=client_ip)
+        return Landing(FAILED)
+    if code is None:
+        return Landing(FAILED)
+    client = p.client()
     try:
-        token = client.fetch_token(p.metadata["token_endpoint"], code=args["code"], code_verifier=saved["v"])
+        token = client.fetch_token(p.metadata["token_endpoint"], code=code, code_verifier=saved["v"])
         ident = _identity(p, client, token, saved["nonce"])
     except Exception as e:  # noqa: BLE001 - any provider failure ends the same way for the user
         log.warning("oauth exchange failed", extra={"provider": p.name, "error": type(e).__name__})
-        audit.record(ctx.db, "oauth_login", outcome="failure", client_ip=ctx.client_ip,
-                     details={"provider": p.name, "reason": type(e).__name__})
-        return "/signin?error=oauth_failed"
-    return _land(ctx, p, ident)
+        _failed(db, p, type(e).__name__, client_ip=client_ip)
+        return Landing(FAILED)
+    return _land(db, p, ident, client_ip=client_ip, user_agent=user_agent)
 
 
-def _land(ctx: RequestContext, p: Provider, ident: dict) -> str:
-    linked = ctx.db.scalar(select(OAuthIdentity).where(OAuthIdentity.provider == p.name,
-                                                       OAuthIdentity.subject == ident["subject"]))
+def _failed(db: Session, p: Provider, reason: str, *, client_ip: str) -> None:
+    audit.record(db, "oauth_login", outcome="failure", client_ip=client_ip,
+                 details={"provider": p.name, "reason": reason})
+
+
+def _land(db: Session, p: Provider, ident: dict, *, client_ip: str, user_agent: str) -> Landing:
+    linked = db.scalar(select(OAuthIdentity).where(OAuthIdentity.provider == p.name,
+                                                   OAuthIdentity.subject == ident["subject"]))
     if linked is not None:
-        user = ctx.db.get(User, linked.user_id)
+        user = db.get(User, linked.user_id)
         if user.status == "deactivated":
-            return "/signin?error=account_deactivated"
-        result = login.first_factor_passed(ctx, user, amr=["oauth"], api_client=False)
-        return "/signin/2fa" if result["status"] == "mfa_required" else "/"
+            return Landing("/signin?error=account_deactivated")
+        signed = login.first_factor_passed(db, user, amr=["oauth"], api_client=False, client_ip=client_ip,
+                                           user_agent=user_agent)
+        return Landing(SECOND_FACTOR if signed.mfa_ticket else SIGNED_IN, sign_in=signed)
     email = accounts.normalise_email(ident["email"]) if ident.get("email") else None
-    existing = accounts.by_email(ctx.db, email) if email else None
+    existing = accounts.by_email(db, email) if email else None
     if existing is not None and not ident["email_verified"]:
-        return "/signin?error=oauth_email_unverified"
+        return Landing("/signin?error=oauth_email_unverified")
     pending = {"kind": "link" if existing else "signup", "provider": p.name, "subject": ident["subject"],
                "email": email, "email_verified": ident["email_verified"], "name": ident["name"][:200],
                "exp": time.time() + STATE_TTL}
-    ctx.set_cookie(PENDING_COOKIE, _seal_cookie(pending), max_age=STATE_TTL, path=COOKIE_PATH, same_site="Lax")
-    return "/oauth/complete"
+    return Landing(DECIDE, pending=_seal(pending))
 
 
-def _pending(ctx: RequestContext) -> dict:
-    data = _open_cookie(ctx.request.cookies.get(PENDING_COOKIE))
+def _pending(sealed: str | None) -> dict:
+    data = _unseal(sealed)
     if data is None:
         raise NotFound("No social sign-in is waiting; start again.", code="no_pending")
     return data
 
 
-def pending(ctx: RequestContext) -> dict:
-    data = _pending(ctx)
+def pending(sealed: str | None) -> dict:
+    """The sign-up or link waiting for the user's decision, as the portal shows it."""
+    data = _pending(sealed)
     return {"kind": data["kind"], "email": data["email"], "name": data["name"],
-            "provider": providers(ctx)[data["provider"]].display_name}
+            "provider": providers()[data["provider"]].display_name}
 
 
-def _link(ctx: RequestContext, data: dict, user: User) -> None:
-    ctx.db.add(OAuthIdentity(id=uuid.uuid4(), provider=data["provider"], subject=data["subject"], user_id=user.id))
-    audit.record(ctx.db, "oauth_linked", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip,
-                 details={"provider": data["provider"]})
-    ctx.delete_cookie(PENDING_COOKIE, path=COOKIE_PATH)
+def _link(db: Session, data: dict, user: User, *, client_ip: str) -> None:
+    db.add(OAuthIdentity(id=uuid.uuid4(), provider=data["provider"], subject=data["subject"], user_id=user.id))
+    events.record(db, "oauth_linked", user, client_ip=client_ip, details={"provider": data["provider"]})
 
 
-def complete_signup(ctx: RequestContext) -> dict:
-    data = _pending(ctx)
+def complete_signup(db: Session, sealed: str | None, *, name: str, role: str, client_ip: str,
+                    user_agent: str) -> SignIn | None:
+    """Create the account of a social sign-in; None when its email must be verified first (a link is mailed)."""
+    data = _pending(sealed)
     if data["kind"] != "signup":
         raise Conflict("An account with this email exists; link it with its password instead.", code="email_taken")
     if not data.get("email"):
         raise Conflict("This sign-in cannot create an account: the provider gave no email address.", code="no_email")
-    if accounts.by_email(ctx.db, data["email"]) is not None:
+    if accounts.by_email(db, data["email"]) is not None:
         raise Conflict("An account with this email exists now; sign in instead.", code="email_taken")
-    user = accounts.create_user(ctx.db, email=data["email"], name=ctx.body["name"], role=ctx.body["role"],
-                                password=None, email_verified=data["email_verified"])
-    audit.record(ctx.db, "signup", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip,
-                 details={"role": user.role, "provider": data["provider"]})
-    _link(ctx, data, user)
+    user = accounts.create_user(db, email=data["email"], name=name, role=role, password=None,
+                                email_verified=data["email_verified"])
+    events.record(db, "signup", user, client_ip=client_ip, details={"role": user.role, "provider": data["provider"]})
+    _link(db, data, user, client_ip=client_ip)
     if not user.email_verified:
-        raw = accounts.issue_email_token(ctx.db, user, "verify")
-        ctx.db.commit()
+        raw = accounts.issue_email_token(db, user, "verify")
+        db.commit()
         mail.send(user.email, "Verify your MedCloudCare email",
                   f"Confirm your email address:\n{accounts.link('/verify-email', raw)}")
-        return {"status": "verification_sent"}
-    return login.first_factor_passed(ctx, user, amr=["oauth"], api_client=False)
+        return None
+    return login.first_factor_passed(db, user, amr=["oauth"], api_client=False, client_ip=client_ip,
+                                     user_agent=user_agent)
 
 
-def confirm_link(ctx: RequestContext) -> dict:
+def confirm_link(db: Session, sealed: str | None, *, password: str, client_ip: str, user_agent: str) -> SignIn:
     """Link a provider identity to an existing account: only with that account's own password."""
-    data = _pending(ctx)
+    data = _pending(sealed)
     if data["kind"] != "link":
         raise NotFound("No account link is waiting.", code="no_pending")
-    user = accounts.by_email(ctx.db, data["email"])
+    user = accounts.by_email(db, data["email"])
     if user is None or not user.password_hash:
         raise NotAuthenticated("The password is not right.", code="invalid_credentials")
-    passwords.require_password(ctx, user, ctx.body["password"])
+    passwords.require_password(db, user, password, client_ip=client_ip)
     if user.status == "deactivated":
         raise NotAuthenticated("This account is deactivated.", code="account_deactivated")
-    _link(ctx, data, user)
+    _link(db, data, user, client_ip=client_ip)
     user.email_verified = True
-    return login.first_factor_passed(ctx, user, amr=["pwd", "oauth"], api_client=False)
+    return login.first_factor_passed(db, user, amr=["pwd", "oauth"], api_client=False, client_ip=client_ip,
+                                     user_agent=user_agent)

@@ -7,10 +7,11 @@ import datetime as dt
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from functions.common.config import get_settings
-from functions.common.crypto import keyed_hash
-from functions.common.errors import TooManyRequests
-from functions.common.models import LoginAttempt, utcnow
+from functions.common.accounts.tables import LoginAttempt
+from functions.common.platform.config import get_settings
+from functions.common.platform.db import utcnow
+from functions.common.platform.errors import TooManyRequests
+from functions.common.security.crypto import keyed_hash
 
 
 def _keys(email: str, ip: str) -> list[tuple[str, str, int]]:
@@ -40,6 +41,7 @@ def check(db: Session, *, email: str, ip: str) -> None:
 
 
 def record_failure(db: Session, *, email: str, ip: str) -> None:
+    """Count a failed sign-in against both the account and the address."""
     for kind, key, _ in _keys(email, ip):
         db.add(LoginAttempt(kind=kind, key=key, at=utcnow()))
 

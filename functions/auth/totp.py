@@ -12,11 +12,12 @@ import qrcode.image.svg
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from functions.common import audit
-from functions.common.crypto import envelope, token_hash
-from functions.common.errors import Conflict, NotAuthenticated
-from functions.common.http import RequestContext
-from functions.common.models import RecoveryCode, User, utcnow
+from functions.auth import events
+from functions.common.accounts.tables import RecoveryCode, User
+from functions.common.platform.db import utcnow
+from functions.common.platform.errors import Conflict, NotAuthenticated
+from functions.common.security import passwords
+from functions.common.security.crypto import envelope, token_hash
 
 ISSUER = "MedCloudCare"
 RECOVERY_CODES = 10
@@ -31,8 +32,12 @@ def _open(blob: bytes, user: User) -> str:
     return envelope().open(blob, aad=_AAD + user.id.bytes).decode()
 
 
-def setup(ctx: RequestContext, user: User) -> dict:
-    """Start enrolment: a new secret, shown once as text and QR code, kept until confirmed."""
+def setup(db: Session, user: User, *, password: str, client_ip: str) -> dict:
+    """Start enrolment: a new secret, shown once as text and QR code, kept until confirmed.
+
+    An account with a password proves it first; one that signs in only through a provider has none."""
+    if user.password_hash:
+        passwords.require_password(db, user, password, client_ip=client_ip)
     if user.totp_enabled:
         raise Conflict("Two-factor authentication is already on; disable it first to re-enrol.",
                        code="already_enabled")
@@ -58,32 +63,36 @@ def _matching_counter(secret: str, code: str) -> int | None:
     return None
 
 
-def _check_code(ctx: RequestContext, user: User, secret: str, code: str) -> int:
+def _refused(db: Session, user: User, action: str, message: str, *, code: str, client_ip: str) -> NotAuthenticated:
+    """Audit a wrong code and keep that record although the request fails; the error to raise."""
+    events.record(db, action, user, outcome="failure", client_ip=client_ip)
+    db.commit()
+    return NotAuthenticated(message, code=code)
+
+
+def _check_code(db: Session, user: User, secret: str, code: str, *, client_ip: str) -> int:
     counter = _matching_counter(secret, code)
     if counter is None:
-        audit.record(ctx.db, "totp_failed", outcome="failure", actor_id=user.id, actor_email=user.email,
-                     client_ip=ctx.client_ip)
-        ctx.db.commit()
-        raise NotAuthenticated("That code is not right; check your authenticator app's clock.", code="invalid_code")
+        raise _refused(db, user, "totp_failed", "That code is not right; check your authenticator app's clock.",
+                       code="invalid_code", client_ip=client_ip)
     if user.totp_last_counter is not None and counter <= user.totp_last_counter:
-        audit.record(ctx.db, "totp_replay", outcome="failure", actor_id=user.id, actor_email=user.email,
-                     client_ip=ctx.client_ip)
-        ctx.db.commit()
-        raise NotAuthenticated("That code was already used; wait for the next one.", code="code_replayed")
+        raise _refused(db, user, "totp_replay", "That code was already used; wait for the next one.",
+                       code="code_replayed", client_ip=client_ip)
     return counter
 
 
-def confirm(ctx: RequestContext, user: User) -> dict:
+def confirm(db: Session, user: User, code: str, *, client_ip: str) -> dict:
+    """Finish enrolment with a first code; hand out the recovery codes, once."""
     if user.totp_enabled:
         raise Conflict("Two-factor authentication is already on.", code="already_enabled")
     if user.totp_pending_enc is None:
         raise Conflict("Start the set-up first.", code="no_setup")
     secret = _open(user.totp_pending_enc, user)
-    counter = _check_code(ctx, user, secret, ctx.body["code"])
+    counter = _check_code(db, user, secret, code, client_ip=client_ip)
     user.totp_secret_enc, user.totp_pending_enc = user.totp_pending_enc, None
     user.totp_enabled, user.totp_last_counter = True, counter
-    codes = new_recovery_codes(ctx.db, user)
-    audit.record(ctx.db, "totp_enabled", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip)
+    codes = new_recovery_codes(db, user)
+    events.record(db, "totp_enabled", user, client_ip=client_ip)
     return {"recovery_codes": codes}
 
 
@@ -95,11 +104,11 @@ def new_recovery_codes(db: Session, user: User) -> list[str]:
     return codes
 
 
-def verify_code(ctx: RequestContext, user: User, code: str) -> None:
+def verify_code(db: Session, user: User, code: str, *, client_ip: str) -> None:
     """Accept a current, unused TOTP code for an enrolled user, or raise."""
-    counter = _check_code(ctx, user, _open(user.totp_secret_enc, user), code)
+    counter = _check_code(db, user, _open(user.totp_secret_enc, user), code, client_ip=client_ip)
     # Conditional update: two requests racing with the same code cannot both win.
-    won = ctx.db.execute(
+    won = db.execute(
         update(User).where(User.id == user.id,
                            (User.totp_last_counter.is_(None)) | (User.totp_last_counter < counter))
         .values(totp_last_counter=counter)
@@ -109,25 +118,34 @@ def verify_code(ctx: RequestContext, user: User, code: str) -> None:
     user.totp_last_counter = counter
 
 
-def use_recovery_code(ctx: RequestContext, user: User, code: str) -> None:
+def use_recovery_code(db: Session, user: User, code: str, *, client_ip: str) -> None:
+    """Accept one of the user's unused recovery codes, once, or raise."""
     normalised = code.strip().lower()
-    row = ctx.db.scalar(select(RecoveryCode).where(
+    row = db.scalar(select(RecoveryCode).where(
         RecoveryCode.user_id == user.id, RecoveryCode.code_hash == token_hash(normalised),
         RecoveryCode.used_at.is_(None)).with_for_update())
     if row is None:
-        audit.record(ctx.db, "recovery_code_failed", outcome="failure", actor_id=user.id, actor_email=user.email,
-                     client_ip=ctx.client_ip)
-        ctx.db.commit()
-        raise NotAuthenticated("That recovery code is not right or was already used.", code="invalid_code")
+        raise _refused(db, user, "recovery_code_failed", "That recovery code is not right or was already used.",
+                       code="invalid_code", client_ip=client_ip)
     row.used_at = utcnow()
-    audit.record(ctx.db, "recovery_code_used", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip)
+    events.record(db, "recovery_code_used", user, client_ip=client_ip)
 
 
-def disable(ctx: RequestContext, user: User) -> dict:
+def disable(db: Session, user: User, *, password: str, code: str, client_ip: str) -> dict:
+    """Turn TOTP off, proven by the password and a current code."""
+    passwords.require_password(db, user, password, client_ip=client_ip)
     if not user.totp_enabled:
         raise Conflict("Two-factor authentication is not on.", code="not_enabled")
-    verify_code(ctx, user, ctx.body["code"])
+    verify_code(db, user, code, client_ip=client_ip)
     user.totp_enabled, user.totp_secret_enc, user.totp_pending_enc = False, None, None
-    ctx.db.query(RecoveryCode).filter(RecoveryCode.user_id == user.id).delete()
-    audit.record(ctx.db, "totp_disabled", actor_id=user.id, actor_email=user.email, client_ip=ctx.client_ip)
+    db.query(RecoveryCode).filter(RecoveryCode.user_id == user.id).delete()
+    events.record(db, "totp_disabled", user, client_ip=client_ip)
     return {"status": "disabled"}
+
+
+def replace_recovery_codes(db: Session, user: User, *, password: str, code: str, client_ip: str) -> dict:
+    """New recovery codes in place of the old ones, proven by the password and a current code."""
+    passwords.require_password(db, user, password, client_ip=client_ip)
+    verify_code(db, user, code, client_ip=client_ip)
+    events.record(db, "recovery_codes_replaced", user, client_ip=client_ip)
+    return {"recovery_codes": new_recovery_codes(db, user)}

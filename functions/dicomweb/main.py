@@ -4,7 +4,7 @@ import logging
 
 import flask
 
-from functions.common.config import get_settings
+from functions.common.platform.config import get_settings
 from functions.dicomweb.views import api
 
 get_settings()

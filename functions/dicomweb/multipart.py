@@ -9,7 +9,7 @@ from typing import BinaryIO
 from python_multipart.multipart import MultipartParser
 from werkzeug.http import parse_options_header
 
-from functions.common.errors import BadRequest, PayloadTooLarge
+from functions.common.platform.errors import BadRequest, PayloadTooLarge
 
 CHUNK = 256 * 1024
 

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from functions.common.authz import may_store, require_patient_data_access
-from functions.common.errors import ApiError, UnsupportedMediaType
-from functions.common.http import RequestContext
-from functions.common.ingest import Ingest, audit_stored
-from functions.common.validation import FailureReason, InstanceRejected, check_instance, parse_part10
-from functions.dicomweb.multipart import boundary_of, iter_parts
+import flask
+from pydicom import Dataset
+from sqlalchemy.orm import Session
+
+from functions.common.access.policy import may_store
+from functions.common.dicom.ingest import Ingest, audit_stored
+from functions.common.dicom.validation import FailureReason, InstanceRejected, check_instance, parse_part10
+from functions.common.platform.config import Settings, get_settings
+from functions.common.platform.errors import ApiError, UnsupportedMediaType
+from functions.common.security.tokens import Principal
+from functions.dicomweb.multipart import Part, boundary_of, iter_parts
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -50,11 +55,8 @@ def _sop_item(sop_class: str | None, sop_uid: str | None) -> dict[str, Any]:
     return item
 
 
-def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
-    """Handle one STOW-RS request; per-instance outcomes as the standard's response dataset."""
-    principal = ctx.require_principal()
-    require_patient_data_access(principal)
-    request = ctx.request
+def request_parts(request: flask.Request, settings: Settings) -> Iterator[Part]:
+    """The instances of a STOW-RS request body, streamed; refuses what is not multipart/related DICOM."""
     if request.headers.get("Content-Encoding"):
         raise UnsupportedMediaType("Compressed request bodies are refused; send the multipart body as is.")
     if request.mimetype != "multipart/related":
@@ -62,28 +64,48 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
     boundary, part_type = boundary_of(request.headers.get("Content-Type", ""))
     if part_type and part_type.lower() != "application/dicom":
         raise UnsupportedMediaType('Only type="application/dicom" is accepted (no metadata+bulkdata STOW).')
+    return iter_parts(request.stream, boundary, max_part_bytes=settings.max_instance_bytes,
+                      max_total_bytes=settings.max_stow_bytes)
+
+
+def _parsed(part: Part, max_instance_bytes: int) -> Dataset:
+    """One part as a parsed instance."""
+    if part.data is None:
+        raise InstanceRejected(FailureReason.OUT_OF_RESOURCES, f"instance is larger than {max_instance_bytes} bytes")
+    ctype = part.headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
+    if ctype != "application/dicom":
+        raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"part has Content-Type {ctype}, not application/dicom")
+    return parse_part10(part.data)
+
+
+def _sop_of(ds: Dataset | None) -> tuple[str | None, str | None]:
+    """SOP Class and Instance UIDs of a parsed instance, for its failure item."""
+    if ds is None:
+        return None, None
+    return str(ds.get("SOPClassUID", "")) or None, str(ds.get("SOPInstanceUID", "")) or None
+
+
+def _check(ds: Dataset, study_uid: str | None) -> None:
+    """The instance is safe to store, and of the study in the URL if one is named."""
+    check_instance(ds)
+    if study_uid and ds.StudyInstanceUID != study_uid:
+        raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                               "StudyInstanceUID differs from the study in the URL")
+
+
+def store(db: Session, principal: Principal, parts: Iterable[Part], *, study_uid: str | None,
+          client_ip: str | None) -> tuple[dict, int]:
+    """Store the instances of one STOW-RS request; per-instance outcomes as the standard's response dataset."""
+    settings = get_settings()
     result = StowResult()
-    settings = ctx.settings
-    with Ingest(ctx.db, principal.user_id, may_store=may_store(principal)) as ingest:
-        for part in iter_parts(request.stream, boundary, max_part_bytes=settings.max_instance_bytes,
-                               max_total_bytes=settings.max_stow_bytes):
-            sop_class = sop_uid = None
+    with Ingest(db, principal.user_id, may_store=may_store(principal)) as ingest:
+        for part in parts:
+            ds = None
             try:
-                if part.data is None:
-                    raise InstanceRejected(FailureReason.OUT_OF_RESOURCES,
-                                           f"instance is larger than {settings.max_instance_bytes} bytes")
-                ctype = part.headers.get("content-type", "application/dicom").split(";")[0].strip().lower()
-                if ctype != "application/dicom":
-                    raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND,
-                                           f"part has Content-Type {ctype}, not application/dicom")
-                ds = parse_part10(part.data)
-                sop_class, sop_uid = str(ds.get("SOPClassUID", "")) or None, str(ds.get("SOPInstanceUID", "")) or None
-                check_instance(ds)
-                if path_study_uid and ds.StudyInstanceUID != path_study_uid:
-                    raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
-                                           "StudyInstanceUID differs from the study in the URL")
+                ds = _parsed(part, settings.max_instance_bytes)
+                _check(ds, study_uid)
             except InstanceRejected as e:
-                result.fail(sop_class, sop_uid, e)
+                result.fail(*_sop_of(ds), e)
                 continue
             ingest.add(ds)
         outcomes = ingest.finish()
@@ -95,7 +117,7 @@ def store(ctx: RequestContext, path_study_uid: str | None) -> tuple[dict, int]:
             "vr": "UR", "Value": [f"{settings.public_url}/dicom-web/studies/{o.study_uid}/series/"
                                   f"{o.series_uid}/instances/{o.sop_uid}"]}})
         result.studies.add(o.study_uid)
-    audit_stored(ctx.db, owner_id=principal.user_id, client_ip=ctx.client_ip, outcomes=outcomes)
+    audit_stored(db, actor_id=principal.user_id, client_ip=client_ip, outcomes=outcomes)
     if not result.referenced and not result.failed:
         raise ApiError("The request carried no instances.", code="no_instances", status=400)
     status = 200 if not result.failed else (202 if result.referenced else 409)

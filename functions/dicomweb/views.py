@@ -1,150 +1,96 @@
 """Routes of the `dicomweb` gateway (PS3.18 on the platform origin, under /dicom-web).
 
-Only these DICOMweb routes exist; nothing else of Orthanc is reachable through the platform.
+Only these DICOMweb routes exist; nothing else of Orthanc is reachable through the platform. Every
+route serves patient data (`PATIENT_DATA`); UIDs in paths are parsed by the `uid` converter. The
+WADO-RS routes are declared once per level (study, series, instance).
 """
 
 from __future__ import annotations
 
 import json
-import re
 
 import flask
 
-from functions.common.errors import NotFound
+from functions.common.access.requirements import PATIENT_DATA
 from functions.common.http import Api, RequestContext
 from functions.dicomweb import qido, stow, wado
 
 api = Api("dicomweb", prefix="/dicom-web", title="MedCloudCare DICOMweb gateway")
 
-UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-FRAMES = re.compile(r"^[1-9][0-9]{0,5}(,[1-9][0-9]{0,5}){0,999}$")
 STOW_MAX = 8 * 1024 * 1024 * 1024  # the real cap is MCC_MAX_STOW_BYTES, enforced while streaming
+STUDY = "/studies/<uid:study>"
+SERIES = STUDY + "/series/<uid:series>"
+INSTANCE = SERIES + "/instances/<uid:sop>"
+LEVELS = {"study": STUDY, "series": SERIES, "instance": INSTANCE}
 
 
-def _uids(*values: str | None) -> None:
-    for v in values:
-        if v is not None and (len(v) > 64 or not UID.match(v)):
-            raise NotFound("No such study, series or instance.")
-
-
-def _dicom_json(items: list) -> flask.Response:
-    return flask.Response(json.dumps(items), mimetype="application/dicom+json")
-
-
-@api.route("/studies", ("POST",), summary="STOW-RS: store instances", max_body=STOW_MAX)
-def store(ctx: RequestContext):
-    body, status = stow.store(ctx, None)
+def _dicom_json(body: object, status: int = 200) -> flask.Response:
     return flask.Response(json.dumps(body), status=status, mimetype="application/dicom+json")
 
 
-@api.route("/studies/<study>", ("POST",), summary="STOW-RS: store instances into one study", max_body=STOW_MAX)
-def store_into(ctx: RequestContext, study: str):
-    _uids(study)
-    body, status = stow.store(ctx, study)
-    return flask.Response(json.dumps(body), status=status, mimetype="application/dicom+json")
+def _stream(answer: wado.Stream) -> flask.Response:
+    return flask.Response(answer.chunks, status=answer.status, headers=answer.headers)
 
 
-@api.route("/studies", summary="QIDO-RS: search studies")
+# ------------------------------------------------------------------------------------------- STOW
+
+@api.route("/studies", ("POST",), access=PATIENT_DATA, summary="STOW-RS: store instances", max_body=STOW_MAX)
+@api.route(STUDY, ("POST",), access=PATIENT_DATA, summary="STOW-RS: store instances into one study",
+           max_body=STOW_MAX)
+def store(ctx: RequestContext, study: str | None = None):
+    parts = stow.request_parts(ctx.request, ctx.settings)
+    body, status = stow.store(ctx.db, ctx.principal, parts, study_uid=study, client_ip=ctx.client_ip)
+    return _dicom_json(body, status)
+
+
+# ------------------------------------------------------------------------------------------- QIDO
+
+@api.route("/studies", access=PATIENT_DATA, summary="QIDO-RS: search studies")
 def search_studies(ctx: RequestContext):
-    return _dicom_json(qido.search_studies(ctx))
+    query = qido.study_query(ctx.args)
+    return _dicom_json(qido.search_studies(ctx.db, ctx.principal, query, client_ip=ctx.client_ip))
 
 
-@api.route("/studies/<study>/series", summary="QIDO-RS: series of a study")
-def search_series(ctx: RequestContext, study: str):
-    _uids(study)
-    return _dicom_json(qido.search_within(ctx, study, "/series", qido.SERIES_KEYS))
+@api.route(STUDY + "/series", access=PATIENT_DATA, summary="QIDO-RS: series of a study")
+@api.route(STUDY + "/instances", access=PATIENT_DATA, summary="QIDO-RS: instances of a study")
+@api.route(SERIES + "/instances", access=PATIENT_DATA, summary="QIDO-RS: instances of a series")
+def search_within(ctx: RequestContext, study: str, series: str | None = None):
+    level = ctx.request.path.rsplit("/", 1)[1]
+    return _dicom_json(qido.search_within(ctx.db, ctx.principal, study, series, level, ctx.args,
+                                          client_ip=ctx.client_ip))
 
 
-@api.route("/studies/<study>/series/<series>/instances", summary="QIDO-RS: instances of a series")
-def search_instances(ctx: RequestContext, study: str, series: str):
-    _uids(study, series)
-    return _dicom_json(qido.search_within(ctx, study, f"/series/{series}/instances", qido.INSTANCE_KEYS))
+# ------------------------------------------------------------------------------------------- WADO
+
+def metadata(ctx: RequestContext, study: str, series: str | None = None, sop: str | None = None):
+    return _dicom_json(wado.metadata(ctx.db, ctx.principal, study, series, sop, client_ip=ctx.client_ip))
 
 
-@api.route("/studies/<study>/instances", summary="QIDO-RS: instances of a study")
-def search_study_instances(ctx: RequestContext, study: str):
-    _uids(study)
-    return _dicom_json(qido.search_within(ctx, study, "/instances", qido.INSTANCE_KEYS))
+def retrieve(ctx: RequestContext, study: str, series: str | None = None, sop: str | None = None):
+    return _stream(wado.retrieve(ctx.db, ctx.principal, study, series, sop, accept=ctx.request.headers.get("Accept"),
+                                 client_ip=ctx.client_ip))
 
 
-@api.route("/studies/<study>/metadata", summary="WADO-RS: study metadata")
-def study_metadata(ctx: RequestContext, study: str):
-    _uids(study)
-    return wado.metadata(ctx, study)
+def pixels(suffix: str):
+    """A view streaming pixels (`rendered`, or `frames/{n}` with `frames/{n}/rendered`)."""
+
+    def view(ctx: RequestContext, study: str, series: str | None = None, sop: str | None = None,
+             frames: str | None = None):
+        path = suffix.format(frames=frames)
+        return _stream(wado.pixels(ctx.db, ctx.principal, study, series, sop, path, client_ip=ctx.client_ip,
+                                   accept=ctx.request.headers.get("Accept", "*/*"),
+                                   params=list(ctx.args.items(multi=True))))
+
+    return view
 
 
-@api.route("/studies/<study>/series/<series>/metadata", summary="WADO-RS: series metadata")
-def series_metadata(ctx: RequestContext, study: str, series: str):
-    _uids(study, series)
-    return wado.metadata(ctx, study, series)
-
-
-@api.route("/studies/<study>/series/<series>/instances/<sop>/metadata", summary="WADO-RS: instance metadata")
-def instance_metadata(ctx: RequestContext, study: str, series: str, sop: str):
-    _uids(study, series, sop)
-    return wado.metadata(ctx, study, series, sop)
-
-
-@api.route("/studies/<study>", summary="WADO-RS: retrieve a study")
-def retrieve_study(ctx: RequestContext, study: str):
-    _uids(study)
-    return wado.retrieve(ctx, study)
-
-
-@api.route("/studies/<study>/series/<series>", summary="WADO-RS: retrieve a series")
-def retrieve_series(ctx: RequestContext, study: str, series: str):
-    _uids(study, series)
-    return wado.retrieve(ctx, study, series)
-
-
-@api.route("/studies/<study>/series/<series>/instances/<sop>", summary="WADO-RS: retrieve an instance")
-def retrieve_instance(ctx: RequestContext, study: str, series: str, sop: str):
-    _uids(study, series, sop)
-    return wado.retrieve(ctx, study, series, sop)
-
-
-@api.route("/studies/<study>/series/<series>/instances/<sop>/frames/<frames>", summary="WADO-RS: frames")
-def frames(ctx: RequestContext, study: str, series: str, sop: str, frames: str):
-    _uids(study, series, sop)
-    if not FRAMES.match(frames):
-        raise NotFound("Frame numbers are a comma-separated list of positive integers.")
-    return wado.passthrough(ctx, study, series, sop, f"frames/{frames}")
-
-
-@api.route("/studies/<study>/rendered", summary="WADO-RS: rendered study")
-def rendered_study(ctx: RequestContext, study: str):
-    _uids(study)
-    return wado.passthrough(ctx, study, None, None, "rendered")
-
-
-@api.route("/studies/<study>/series/<series>/rendered", summary="WADO-RS: rendered series")
-def rendered_series(ctx: RequestContext, study: str, series: str):
-    _uids(study, series)
-    return wado.passthrough(ctx, study, series, None, "rendered")
-
-
-@api.route("/studies/<study>/series/<series>/instances/<sop>/rendered", summary="WADO-RS: rendered instance")
-def rendered_instance(ctx: RequestContext, study: str, series: str, sop: str):
-    _uids(study, series, sop)
-    return wado.passthrough(ctx, study, series, sop, "rendered")
-
-
-@api.route("/studies/<study>/series/<series>/instances/<sop>/frames/<frames>/rendered",
-           summary="WADO-RS: rendered frames")
-def rendered_frames(ctx: RequestContext, study: str, series: str, sop: str, frames: str):
-    _uids(study, series, sop)
-    if not FRAMES.match(frames):
-        raise NotFound("Frame numbers are a comma-separated list of positive integers.")
-    return wado.passthrough(ctx, study, series, sop, f"frames/{frames}/rendered")
-
-
-@api.route("/studies/<study>/series/<series>/thumbnail", summary="WADO-RS: series thumbnail")
-def thumbnail_series(ctx: RequestContext, study: str, series: str):
-    _uids(study, series)
-    return wado.passthrough(ctx, study, series, None, "rendered")
-
-
-@api.route("/studies/<study>/series/<series>/instances/<sop>/thumbnail", summary="WADO-RS: instance thumbnail")
-def thumbnail_instance(ctx: RequestContext, study: str, series: str, sop: str):
-    _uids(study, series, sop)
-    return wado.passthrough(ctx, study, series, sop, "rendered")
+for _level, _path in LEVELS.items():
+    api.route(_path + "/metadata", access=PATIENT_DATA, summary=f"WADO-RS: {_level} metadata")(metadata)
+    api.route(_path, access=PATIENT_DATA, summary=f"WADO-RS: retrieve a {_level}")(retrieve)
+    api.route(_path + "/rendered", access=PATIENT_DATA, summary=f"WADO-RS: rendered {_level}")(pixels("rendered"))
+for _level, _path in (("series", SERIES), ("instance", INSTANCE)):  # a study has no thumbnail route (PS3.18)
+    api.route(_path + "/thumbnail", access=PATIENT_DATA, summary=f"WADO-RS: {_level} thumbnail")(pixels("rendered"))
+api.route(INSTANCE + "/frames/<frames:frames>", access=PATIENT_DATA, summary="WADO-RS: frames")(
+    pixels("frames/{frames}"))
+api.route(INSTANCE + "/frames/<frames:frames>/rendered", access=PATIENT_DATA, summary="WADO-RS: rendered frames")(
+    pixels("frames/{frames}/rendered"))

@@ -8,11 +8,11 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from functions.common.config import get_settings
-from functions.common.crypto import keyed_hash
-from functions.common.db import session_scope
-from functions.common.errors import TooManyRequests, ValidationFailed
-from functions.common.models import LoginAttempt, User, utcnow
+from functions.common.accounts.tables import LoginAttempt, User
+from functions.common.platform.config import get_settings
+from functions.common.platform.db import session_scope, utcnow
+from functions.common.platform.errors import TooManyRequests, ValidationFailed
+from functions.common.security.crypto import keyed_hash
 
 ROLE_NAMES = {"health_professional": "health professionals", "researcher": "researchers"}
 

@@ -2,7 +2,8 @@
 
 Studies go to people of the owner's role only (health professionals' studies to approved health
 professionals, researchers' studies to researchers); models to researchers only. A group qualifies
-when every member but the owner of the resource is of that role.
+when every member but the owner of the resource is of that role. What differs between the two
+kinds of resource is one `Kind`; every service below serves both.
 """
 
 from __future__ import annotations
@@ -16,22 +17,25 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from functions.common import audit, mail
-from functions.common.acl import MODEL_LEVELS, STUDY_LEVELS, Group, GroupMember, ModelShare, StudyShare
-from functions.common.ai_models import AiModel, ModelVersion
-from functions.common.authz import (
-    SCOPES,
+from functions.common.access.policy import (
+    MODEL_ACTIONS,
+    STUDY_ACTIONS,
     Action,
     ModelAction,
     model_access,
     model_for,
-    require_patient_data_access,
+    study_access,
     study_for,
     visible_models,
 )
-from functions.common.errors import Conflict, NotFound, ValidationFailed
-from functions.common.http import RequestContext
-from functions.common.models import User
+from functions.common.access.tables import MODEL_LEVELS, STUDY_LEVELS, Group, GroupMember, ModelShare, StudyShare
+from functions.common.accounts.tables import User
+from functions.common.ai_models.tables import AiModel, ModelVersion
+from functions.common.platform import mail
+from functions.common.platform.config import get_settings
+from functions.common.platform.errors import Conflict, NotFound, ValidationFailed
+from functions.common.security import audit
+from functions.common.security.tokens import Principal
 from functions.sharing.groups import member_count
 from functions.sharing.people import ROLE_NAMES, active_user_by_email, person
 
@@ -41,34 +45,37 @@ class Kind:
     """What differs between sharing a study and sharing a model."""
 
     name: str                                   # "study" | "model"
+    plural: str                                 # in paths: /shares/studies/…, /access/models/…
+    param: str                                  # the path parameter naming the resource, with its kind
     table: type                                 # StudyShare | ModelShare
     fk: str                                     # its column naming the resource
     levels: tuple[str, ...]
-    find: Callable[[RequestContext, str], Any]  # the resource, if the caller may share it (else 404)
+    find: Callable[[Session, Principal, Any, Any], Any]  # the resource if the caller may (action), else 404
+    share_action: Any                           # what sharing it takes
+    read_action: Any                            # what seeing one's own access takes
+    access: Callable[[Session, Principal, Any], str | None]
+    actions: dict[str, tuple]                   # what each access level allows
     grantee_role: Callable[[Any, User], str]    # the role every grantee must have
     label: Callable[[Any], str]                 # how mails name it (no patient data)
     link: str                                   # where mails send the grantee
+    target: Callable[[Any], str]                # how the audit log names it
 
 
-def _find_study(ctx: RequestContext, uid: str):
-    return study_for(ctx.db, ctx.principal, uid, Action.SHARE)
-
-
-def _find_model(ctx: RequestContext, model_id: str):
-    return model_for(ctx.db, ctx.principal, model_id, ModelAction.SHARE)
-
-
-STUDY = Kind("study", StudyShare, "study_id", STUDY_LEVELS, _find_study, lambda _s, owner: owner.role,
+STUDY = Kind("study", "studies", "uid:study_uid", StudyShare, "study_id", STUDY_LEVELS, study_for, Action.SHARE,
+             Action.READ, study_access, STUDY_ACTIONS, lambda _s, owner: owner.role,
              lambda s: f"a {'/'.join(s.modalities) or 'DICOM'} study{f' ({s.description})' if s.description else ''}",
-             "/studies?scope=shared")
-MODEL = Kind("model", ModelShare, "model_id", MODEL_LEVELS, _find_model, lambda _m, _owner: "researcher",
-             lambda m: f"the model {m.name!r}", "/models/shared")
+             "/studies?scope=shared", lambda s: f"study:{s.study_uid}")
+MODEL = Kind("model", "models", "uuid:model_id", ModelShare, "model_id", MODEL_LEVELS, model_for, ModelAction.SHARE,
+             ModelAction.USE, model_access, MODEL_ACTIONS, lambda _m, _owner: "researcher",
+             lambda m: f"the model {m.name!r}", "/models/shared", lambda m: f"model:{m.id}")
+KINDS = (STUDY, MODEL)
 
 
-def _start(ctx: RequestContext, kind: Kind, resource_id: str):
-    principal = ctx.require_principal()
-    require_patient_data_access(principal)
-    return kind.find(ctx, resource_id)
+def my_access(db: Session, principal: Principal, kind: Kind, resource_id: Any) -> dict:
+    """The caller's access to a resource they may see, and what it lets them do."""
+    resource = kind.find(db, principal, resource_id, kind.read_action)
+    access = kind.access(db, principal, resource)
+    return {"access": access, "actions": [str(a) for a in kind.actions[access]]}
 
 
 def share_json(db: Session, share) -> dict:
@@ -82,17 +89,13 @@ def share_json(db: Session, share) -> dict:
             "created_at": share.created_at.isoformat(), "created_by": person(db.get(User, share.created_by))}
 
 
-def _shares(db: Session, kind: Kind, resource) -> list:
-    return list(db.scalars(select(kind.table).where(getattr(kind.table, kind.fk) == resource.id)
-                           .order_by(kind.table.created_at)))
-
-
-def list_shares(ctx: RequestContext, kind: Kind, resource_id: str) -> dict:
-    resource = _start(ctx, kind, resource_id)
-    body = {"owner": person(ctx.db.get(User, resource.owner_id)),
-            "items": [share_json(ctx.db, s) for s in _shares(ctx.db, kind, resource)]}
+def list_shares(db: Session, principal: Principal, kind: Kind, resource_id: Any) -> dict:
+    resource = kind.find(db, principal, resource_id, kind.share_action)
+    rows = db.scalars(select(kind.table).where(getattr(kind.table, kind.fk) == resource.id)
+                      .order_by(kind.table.created_at))
+    body = {"owner": person(db.get(User, resource.owner_id)), "items": [share_json(db, s) for s in rows]}
     if kind is MODEL:
-        body["published_version"] = _published_version(ctx.db, resource)
+        body["published_version"] = _published_version(db, resource)
     return body
 
 
@@ -101,15 +104,23 @@ def _check_level(kind: Kind, level: str) -> None:
         raise ValidationFailed.field("level", "must be one of " + ", ".join(kind.levels))
 
 
-def _grantee(ctx: RequestContext, kind: Kind, resource, owner: User) -> tuple[dict, list[User]]:
+@dataclass(frozen=True)
+class Grantee:
+    """Whom a new share names: an email address or one of the caller's groups (exactly one)."""
+
+    email: str | None = None
+    group_id: str | None = None
+
+
+def _grantee(db: Session, principal: Principal, kind: Kind, resource, owner: User,
+             grantee: Grantee) -> tuple[dict, list[User]]:
     """The share row's grantee columns and the people to notify; refuses unknown, self, wrong role."""
-    body, me = ctx.body, ctx.principal.user_id
     role = kind.grantee_role(resource, owner)
-    if ("email" in body) == ("group_id" in body):
+    if (grantee.email is None) == (grantee.group_id is None):
         raise ValidationFailed("Share with either an email address or a group, not both.", code="validation",
                                errors=[{"field": "email", "message": "give email or group_id"}])
-    if "email" in body:
-        user = active_user_by_email(ctx.db, body["email"], asker=me)
+    if grantee.email is not None:
+        user = active_user_by_email(db, grantee.email, asker=principal.user_id)
         if user.id == owner.id:
             raise ValidationFailed("You cannot share with yourself.", code="share_with_self",
                                    errors=[{"field": "email", "message": "that is you"}])
@@ -118,15 +129,15 @@ def _grantee(ctx: RequestContext, kind: Kind, resource, owner: User) -> tuple[di
                                    errors=[{"field": "email", "message": f"not one of the {ROLE_NAMES[role]}"}])
         return {"user_id": user.id}, [user]
     try:
-        group_id = uuid.UUID(body["group_id"])
+        group_id = uuid.UUID(grantee.group_id)
     except ValueError:
         group_id = None
-    mine = ctx.db.scalar(select(GroupMember.group_id).where(GroupMember.group_id == group_id,
-                                                            GroupMember.user_id == me))
+    mine = db.scalar(select(GroupMember.group_id).where(GroupMember.group_id == group_id,
+                                                        GroupMember.user_id == principal.user_id))
     if mine is None:
         raise NotFound("No such group among yours.", code="unknown_group")
-    members = ctx.db.scalars(select(User).join(GroupMember, GroupMember.user_id == User.id)
-                             .where(GroupMember.group_id == group_id, User.id != owner.id)).all()
+    members = db.scalars(select(User).join(GroupMember, GroupMember.user_id == User.id)
+                         .where(GroupMember.group_id == group_id, User.id != owner.id)).all()
     if any(m.role != role or m.status != "active" for m in members):
         raise ValidationFailed(f"This {kind.name} can only be shared with groups whose members are all approved "
                                f"{ROLE_NAMES[role]}.", code="wrong_role",
@@ -134,62 +145,59 @@ def _grantee(ctx: RequestContext, kind: Kind, resource, owner: User) -> tuple[di
     return {"group_id": group_id}, list(members)
 
 
-def create_share(ctx: RequestContext, kind: Kind, resource_id: str) -> tuple[dict, int]:
-    resource = _start(ctx, kind, resource_id)
-    _check_level(kind, ctx.body["level"])
-    owner = ctx.db.get(User, resource.owner_id)
-    grantee, notify = _grantee(ctx, kind, resource, owner)
-    share = kind.table(id=uuid.uuid4(), level=ctx.body["level"], created_by=ctx.principal.user_id,
-                       **{kind.fk: resource.id}, **grantee)
+def create_share(db: Session, principal: Principal, kind: Kind, resource_id: Any, *, grantee: Grantee, level: str,
+                 client_ip: str | None) -> dict:
+    """Share, audit, commit, then mail the grantees (a failed mail does not undo the share)."""
+    resource = kind.find(db, principal, resource_id, kind.share_action)
+    _check_level(kind, level)
+    owner = db.get(User, resource.owner_id)
+    columns, notify = _grantee(db, principal, kind, resource, owner, grantee)
+    share = kind.table(id=uuid.uuid4(), level=level, created_by=principal.user_id, **{kind.fk: resource.id},
+                       **columns)
     try:
-        with ctx.db.begin_nested():
-            ctx.db.add(share)
+        with db.begin_nested():
+            db.add(share)
     except IntegrityError:
         raise Conflict(f"The {kind.name} is already shared with them; change the level instead.",
                        code="already_shared") from None
-    ctx.db.refresh(share)
-    audit.record(ctx.db, f"{kind.name}_shared", actor_id=ctx.principal.user_id, client_ip=ctx.client_ip,
-                 target=_target(kind, resource), details={"share_id": str(share.id), "level": share.level,
-                                                          **{k: str(v) for k, v in grantee.items()}})
-    body = share_json(ctx.db, share)
-    ctx.db.commit()
+    db.refresh(share)
+    audit.record(db, f"{kind.name}_shared", actor_id=principal.user_id, client_ip=client_ip,
+                 target=kind.target(resource), details={"share_id": str(share.id), "level": share.level,
+                                                        **{k: str(v) for k, v in columns.items()}})
+    body = share_json(db, share)
+    db.commit()
     for user in notify:
         mail.send(user.email, f"{owner.name} shared {kind.label(resource)} with you on MedCloudCare",
                   f"{owner.name} gave you {share.level} access to {kind.label(resource)}.\n\n"
-                  f"Find it under \"Shared with me\": {ctx.settings.public_url}{kind.link}")
-    return body, 201
+                  f"Find it under \"Shared with me\": {get_settings().public_url}{kind.link}")
+    return body
 
 
-def _share(ctx: RequestContext, kind: Kind, resource, share_id: str):
-    try:
-        share = ctx.db.get(kind.table, uuid.UUID(share_id))
-    except ValueError:
-        share = None
+def _share(db: Session, kind: Kind, resource, share_id: uuid.UUID):
+    share = db.get(kind.table, share_id)
     if share is None or getattr(share, kind.fk) != resource.id:
         raise NotFound("No such share.")
     return share
 
 
-def _target(kind: Kind, resource) -> str:
-    return f"study:{resource.study_uid}" if kind is STUDY else f"model:{resource.id}"
+def change_level(db: Session, principal: Principal, kind: Kind, resource_id: Any, share_id: uuid.UUID, *,
+                 level: str, client_ip: str | None) -> dict:
+    resource = kind.find(db, principal, resource_id, kind.share_action)
+    share = _share(db, kind, resource, share_id)
+    _check_level(kind, level)
+    share.level = level
+    audit.record(db, f"{kind.name}_share_changed", actor_id=principal.user_id, client_ip=client_ip,
+                 target=kind.target(resource), details={"share_id": str(share_id), "level": share.level})
+    return share_json(db, share)
 
 
-def change_level(ctx: RequestContext, kind: Kind, resource_id: str, share_id: str) -> dict:
-    resource = _start(ctx, kind, resource_id)
-    share = _share(ctx, kind, resource, share_id)
-    _check_level(kind, ctx.body["level"])
-    share.level = ctx.body["level"]
-    audit.record(ctx.db, f"{kind.name}_share_changed", actor_id=ctx.principal.user_id, client_ip=ctx.client_ip,
-                 target=_target(kind, resource), details={"share_id": share_id, "level": share.level})
-    return share_json(ctx.db, share)
-
-
-def revoke(ctx: RequestContext, kind: Kind, resource_id: str, share_id: str) -> None:
-    resource = _start(ctx, kind, resource_id)
-    share = _share(ctx, kind, resource, share_id)
-    ctx.db.delete(share)
-    audit.record(ctx.db, f"{kind.name}_share_revoked", actor_id=ctx.principal.user_id, client_ip=ctx.client_ip,
-                 target=_target(kind, resource), details={"share_id": share_id})
+def revoke(db: Session, principal: Principal, kind: Kind, resource_id: Any, share_id: uuid.UUID, *,
+           client_ip: str | None) -> None:
+    resource = kind.find(db, principal, resource_id, kind.share_action)
+    share = _share(db, kind, resource, share_id)
+    db.delete(share)
+    audit.record(db, f"{kind.name}_share_revoked", actor_id=principal.user_id, client_ip=client_ip,
+                 target=kind.target(resource), details={"share_id": str(share_id)})
 
 
 # -------------------------------------------------------------------------------------- publication
@@ -198,38 +206,29 @@ def _published_version(db: Session, model: AiModel) -> int | None:
     return db.scalar(select(ModelVersion.version).where(ModelVersion.model_id == model.id, ModelVersion.published))
 
 
-def publish(ctx: RequestContext, model_id: str) -> dict:
-    principal = ctx.require_principal()
-    require_patient_data_access(principal)
-    model = model_for(ctx.db, principal, model_id, ModelAction.PUBLISH)
-    version = ctx.db.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id,
-                                                       ModelVersion.version == ctx.body["version"]))
-    if version is None:
+def publish(db: Session, principal: Principal, model_id: uuid.UUID, *, version: int, client_ip: str | None) -> dict:
+    """Make one version runnable by every approved health professional (at most one per model)."""
+    model = model_for(db, principal, model_id, ModelAction.PUBLISH)
+    row = db.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == version))
+    if row is None:
         raise ValidationFailed.field("version", "this model has no such version", code="unknown_version")
-    ctx.db.execute(update(ModelVersion).where(ModelVersion.model_id == model.id).values(published=False))
-    ctx.db.flush()
-    version.published = True
-    audit.record(ctx.db, "model_published", actor_id=principal.user_id, client_ip=ctx.client_ip,
-                 target=f"model:{model.id}", details={"version": version.version})
-    return {"published_version": version.version}
+    db.execute(update(ModelVersion).where(ModelVersion.model_id == model.id).values(published=False))
+    db.flush()
+    row.published = True
+    audit.record(db, "model_published", actor_id=principal.user_id, client_ip=client_ip,
+                 target=f"model:{model.id}", details={"version": row.version})
+    return {"published_version": row.version}
 
 
-def unpublish(ctx: RequestContext, model_id: str) -> None:
-    principal = ctx.require_principal()
-    require_patient_data_access(principal)
-    model = model_for(ctx.db, principal, model_id, ModelAction.PUBLISH)
-    ctx.db.execute(update(ModelVersion).where(ModelVersion.model_id == model.id).values(published=False))
-    audit.record(ctx.db, "model_unpublished", actor_id=principal.user_id, client_ip=ctx.client_ip,
+def unpublish(db: Session, principal: Principal, model_id: uuid.UUID, *, client_ip: str | None) -> None:
+    model = model_for(db, principal, model_id, ModelAction.PUBLISH)
+    db.execute(update(ModelVersion).where(ModelVersion.model_id == model.id).values(published=False))
+    audit.record(db, "model_unpublished", actor_id=principal.user_id, client_ip=client_ip,
                  target=f"model:{model.id}")
 
 
-def models_shared_with_me(ctx: RequestContext) -> dict:
-    principal = ctx.require_principal()
-    require_patient_data_access(principal)
-    scope = ctx.request.args.get("scope", "shared")
-    if scope not in SCOPES:
-        raise ValidationFailed.field("scope", "must be one of " + ", ".join(SCOPES))
-    models = ctx.db.scalars(visible_models(principal, scope).order_by(AiModel.name).limit(500)).all()
-    return {"items": [{"id": str(m.id), "name": m.name, "owner": person(ctx.db.get(User, m.owner_id)),
-                       "access": model_access(ctx.db, principal, m),
-                       "published_version": _published_version(ctx.db, m)} for m in models]}
+def models_shared_with_me(db: Session, principal: Principal, *, scope: str) -> dict:
+    models = db.scalars(visible_models(principal, scope).order_by(AiModel.name).limit(500)).all()
+    return {"items": [{"id": str(m.id), "name": m.name, "owner": person(db.get(User, m.owner_id)),
+                       "access": model_access(db, principal, m),
+                       "published_version": _published_version(db, m)} for m in models]}

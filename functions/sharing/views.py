@@ -1,22 +1,14 @@
 """Routes of the `sharing` function: groups, study and model shares, publication, access queries.
-The contract is docs/api/sharing.md."""
+The contract is docs/api/sharing.md. Every route is for accounts with access to patient data; the
+share and access routes are declared once for both kinds of resource (studies and models)."""
 
 from __future__ import annotations
 
-from functions.common.authz import (
-    MODEL_ACTIONS,
-    STUDY_ACTIONS,
-    Action,
-    ModelAction,
-    model_access,
-    model_for,
-    require_patient_data_access,
-    study_access,
-    study_for,
-)
-from functions.common.http import EMAIL, Api, RequestContext, json_schema
+from functions.common.access.policy import SCOPES
+from functions.common.access.requirements import PATIENT_DATA
+from functions.common.http import EMAIL, Api, RequestContext, json_schema, one_of
 from functions.sharing import groups, shares
-from functions.sharing.shares import MODEL, STUDY
+from functions.sharing.shares import KINDS, Grantee, Kind
 
 api = Api("sharing", prefix="/api", title="MedCloudCare sharing")
 
@@ -26,133 +18,120 @@ UUID_TEXT = {"type": "string", "maxLength": 64}
 SHARE_BODY = json_schema({"email": EMAIL, "group_id": UUID_TEXT, "level": {"type": "string", "maxLength": 16}},
                          required=["level"])
 LEVEL_BODY = json_schema({"level": {"type": "string", "maxLength": 16}})
+GROUP = "/groups/<uuid:group_id>"
+MEMBER = GROUP + "/members/<uuid:user_id>"
 
 
 # ------------------------------------------------------------------------------------------- groups
 
-@api.route("/groups", summary="The groups I belong to")
+@api.route("/groups", access=PATIENT_DATA, summary="The groups I belong to")
 def list_groups(ctx: RequestContext):
-    return groups.list_groups(ctx)
+    return groups.list_groups(ctx.db, ctx.principal)
 
 
-@api.route("/groups", ("POST",), summary="Create a group (I own it)", body=json_schema({"name": NAME}))
+@api.route("/groups", ("POST",), access=PATIENT_DATA, summary="Create a group (I own it)",
+           body=json_schema({"name": NAME}))
 def create_group(ctx: RequestContext):
-    return groups.create_group(ctx)
+    return groups.create_group(ctx.db, ctx.principal, name=ctx.body["name"], client_ip=ctx.client_ip), 201
 
 
-@api.route("/groups/<group_id>", summary="A group I belong to, with its members")
-def get_group(ctx: RequestContext, group_id: str):
-    return groups.get_group(ctx, group_id)
+@api.route(GROUP, access=PATIENT_DATA, summary="A group I belong to, with its members")
+def get_group(ctx: RequestContext, group_id):
+    return groups.get_group(ctx.db, ctx.principal, group_id)
 
 
-@api.route("/groups/<group_id>", ("PATCH",), summary="Rename (owner, managers)", body=json_schema({"name": NAME}))
-def rename_group(ctx: RequestContext, group_id: str):
-    return groups.rename_group(ctx, group_id)
+@api.route(GROUP, ("PATCH",), access=PATIENT_DATA, summary="Rename (owner, managers)",
+           body=json_schema({"name": NAME}))
+def rename_group(ctx: RequestContext, group_id):
+    return groups.rename_group(ctx.db, ctx.principal, group_id, name=ctx.body["name"], client_ip=ctx.client_ip)
 
 
-@api.route("/groups/<group_id>", ("DELETE",), summary="Delete the group and its shares (owner)")
-def delete_group(ctx: RequestContext, group_id: str):
-    groups.delete_group(ctx, group_id)
+@api.route(GROUP, ("DELETE",), access=PATIENT_DATA, summary="Delete the group and its shares (owner)")
+def delete_group(ctx: RequestContext, group_id):
+    groups.delete_group(ctx.db, ctx.principal, group_id, client_ip=ctx.client_ip)
 
 
-@api.route("/groups/<group_id>/members", ("POST",), summary="Add a member by email (owner, managers)",
+@api.route(GROUP + "/members", ("POST",), access=PATIENT_DATA, summary="Add a member by email (owner, managers)",
            body=json_schema({"email": EMAIL, "role": MEMBER_ROLE}, required=["email"]))
-def add_member(ctx: RequestContext, group_id: str):
-    return groups.add_member(ctx, group_id)
+def add_member(ctx: RequestContext, group_id):
+    return groups.add_member(ctx.db, ctx.principal, group_id, email=ctx.body["email"],
+                             role=ctx.body.get("role", "member"), client_ip=ctx.client_ip), 201
 
 
-@api.route("/groups/<group_id>/members/<user_id>", ("PATCH",), summary="Make a member a manager or back (owner)",
+@api.route(MEMBER, ("PATCH",), access=PATIENT_DATA, summary="Make a member a manager or back (owner)",
            body=json_schema({"role": MEMBER_ROLE}))
-def change_role(ctx: RequestContext, group_id: str, user_id: str):
-    return groups.change_role(ctx, group_id, user_id)
+def change_role(ctx: RequestContext, group_id, user_id):
+    return groups.change_role(ctx.db, ctx.principal, group_id, user_id, role=ctx.body["role"],
+                              client_ip=ctx.client_ip)
 
 
-@api.route("/groups/<group_id>/members/<user_id>", ("DELETE",), summary="Remove a member, or leave")
-def remove_member(ctx: RequestContext, group_id: str, user_id: str):
-    groups.remove_member(ctx, group_id, user_id)
+@api.route(MEMBER, ("DELETE",), access=PATIENT_DATA, summary="Remove a member, or leave")
+def remove_member(ctx: RequestContext, group_id, user_id):
+    groups.remove_member(ctx.db, ctx.principal, group_id, user_id, client_ip=ctx.client_ip)
 
 
-@api.route("/groups/<group_id>/owner", ("POST",), summary="Hand ownership to a member (owner)",
+@api.route(GROUP + "/owner", ("POST",), access=PATIENT_DATA, summary="Hand ownership to a member (owner)",
            body=json_schema({"user_id": UUID_TEXT}))
-def transfer_ownership(ctx: RequestContext, group_id: str):
-    return groups.transfer_ownership(ctx, group_id)
+def transfer_ownership(ctx: RequestContext, group_id):
+    return groups.transfer_ownership(ctx.db, ctx.principal, group_id, to_user=ctx.body["user_id"],
+                                     client_ip=ctx.client_ip)
 
 
-# ------------------------------------------------------------------------------------------- shares
+# ------------------------------------------------------------------------------- shares and access
 
-@api.route("/shares/studies/<study_uid>", summary="Who has access to my study")
-def list_study_shares(ctx: RequestContext, study_uid: str):
-    return shares.list_shares(ctx, STUDY, study_uid)
+def _declare_share_routes(kind: Kind) -> None:
+    """The routes of one kind of resource: who has access, share, change a level, revoke, my access."""
+    resource = f"/shares/{kind.plural}/<{kind.param}>"
+    share = resource + "/<uuid:share_id>"
+    resource_id = kind.param.split(":")[1]
+
+    @api.route(resource, access=PATIENT_DATA, summary=f"Who has access to my {kind.name}")
+    def list_shares(ctx: RequestContext, **path):
+        return shares.list_shares(ctx.db, ctx.principal, kind, path[resource_id])
+
+    @api.route(resource, ("POST",), access=PATIENT_DATA, summary=f"Share my {kind.name} with a user or group",
+               body=SHARE_BODY)
+    def create_share(ctx: RequestContext, **path):
+        grantee = Grantee(email=ctx.body.get("email"), group_id=ctx.body.get("group_id"))
+        return shares.create_share(ctx.db, ctx.principal, kind, path[resource_id], grantee=grantee,
+                                   level=ctx.body["level"], client_ip=ctx.client_ip), 201
+
+    @api.route(share, ("PATCH",), access=PATIENT_DATA, summary=f"Change a {kind.name} share's level", body=LEVEL_BODY)
+    def change_share(ctx: RequestContext, share_id, **path):
+        return shares.change_level(ctx.db, ctx.principal, kind, path[resource_id], share_id, level=ctx.body["level"],
+                                   client_ip=ctx.client_ip)
+
+    @api.route(share, ("DELETE",), access=PATIENT_DATA, summary=f"Revoke a {kind.name} share")
+    def revoke_share(ctx: RequestContext, share_id, **path):
+        shares.revoke(ctx.db, ctx.principal, kind, path[resource_id], share_id, client_ip=ctx.client_ip)
+
+    @api.route(f"/access/{kind.plural}/<{kind.param}>", access=PATIENT_DATA,
+               summary=f"My access to a {kind.name} and what it lets me do")
+    def my_access(ctx: RequestContext, **path):
+        return shares.my_access(ctx.db, ctx.principal, kind, path[resource_id])
 
 
-@api.route("/shares/studies/<study_uid>", ("POST",), summary="Share my study with a user or group",
-           body=SHARE_BODY)
-def create_study_share(ctx: RequestContext, study_uid: str):
-    return shares.create_share(ctx, STUDY, study_uid)
-
-
-@api.route("/shares/studies/<study_uid>/<share_id>", ("PATCH",), summary="Change a share's level", body=LEVEL_BODY)
-def change_study_share(ctx: RequestContext, study_uid: str, share_id: str):
-    return shares.change_level(ctx, STUDY, study_uid, share_id)
-
-
-@api.route("/shares/studies/<study_uid>/<share_id>", ("DELETE",), summary="Revoke a share")
-def revoke_study_share(ctx: RequestContext, study_uid: str, share_id: str):
-    shares.revoke(ctx, STUDY, study_uid, share_id)
-
-
-@api.route("/shares/models", summary="Models shared with me or published (scope=shared), or all I may use")
+@api.route("/shares/models", access=PATIENT_DATA,
+           summary="Models shared with me or published (scope=shared), or all I may use")
 def models_shared(ctx: RequestContext):
-    return shares.models_shared_with_me(ctx)
+    scope = one_of(ctx.args, "scope", SCOPES, default="shared")
+    return shares.models_shared_with_me(ctx.db, ctx.principal, scope=scope)
 
 
-@api.route("/shares/models/<model_id>", summary="Who has access to my model")
-def list_model_shares(ctx: RequestContext, model_id: str):
-    return shares.list_shares(ctx, MODEL, model_id)
+for _kind in KINDS:
+    _declare_share_routes(_kind)
 
 
-@api.route("/shares/models/<model_id>", ("POST",), summary="Share my model with a researcher or group",
-           body=SHARE_BODY)
-def create_model_share(ctx: RequestContext, model_id: str):
-    return shares.create_share(ctx, MODEL, model_id)
+# -------------------------------------------------------------------------------------- publication
 
-
-@api.route("/shares/models/<model_id>/<share_id>", ("PATCH",), summary="Change a share's level", body=LEVEL_BODY)
-def change_model_share(ctx: RequestContext, model_id: str, share_id: str):
-    return shares.change_level(ctx, MODEL, model_id, share_id)
-
-
-@api.route("/shares/models/<model_id>/<share_id>", ("DELETE",), summary="Revoke a share")
-def revoke_model_share(ctx: RequestContext, model_id: str, share_id: str):
-    shares.revoke(ctx, MODEL, model_id, share_id)
-
-
-@api.route("/shares/models/<model_id>/publication", ("PUT",), summary="Publish a version to all health professionals",
+@api.route("/shares/models/<uuid:model_id>/publication", ("PUT",), access=PATIENT_DATA,
+           summary="Publish a version to all health professionals",
            body=json_schema({"version": {"type": "integer", "minimum": 1}}))
-def publish_model(ctx: RequestContext, model_id: str):
-    return shares.publish(ctx, model_id)
+def publish_model(ctx: RequestContext, model_id):
+    return shares.publish(ctx.db, ctx.principal, model_id, version=ctx.body["version"], client_ip=ctx.client_ip)
 
 
-@api.route("/shares/models/<model_id>/publication", ("DELETE",), summary="Withdraw the published version")
-def unpublish_model(ctx: RequestContext, model_id: str):
-    shares.unpublish(ctx, model_id)
-
-
-# ------------------------------------------------------------------------------------------- access
-
-@api.route("/access/studies/<study_uid>", summary="My access to a study and what it lets me do")
-def study_access_view(ctx: RequestContext, study_uid: str):
-    principal = ctx.require_principal()
-    require_patient_data_access(principal)
-    study = study_for(ctx.db, principal, study_uid, Action.READ)
-    access = study_access(ctx.db, principal, study)
-    return {"access": access, "actions": [str(a) for a in STUDY_ACTIONS[access]]}
-
-
-@api.route("/access/models/<model_id>", summary="My access to a model and what it lets me do")
-def model_access_view(ctx: RequestContext, model_id: str):
-    principal = ctx.require_principal()
-    require_patient_data_access(principal)
-    model = model_for(ctx.db, principal, model_id, ModelAction.USE)
-    access = model_access(ctx.db, principal, model)
-    return {"access": access, "actions": [str(a) for a in MODEL_ACTIONS[access]]}
+@api.route("/shares/models/<uuid:model_id>/publication", ("DELETE",), access=PATIENT_DATA,
+           summary="Withdraw the published version")
+def unpublish_model(ctx: RequestContext, model_id):
+    shares.unpublish(ctx.db, ctx.principal, model_id, client_ip=ctx.client_ip)

@@ -2,7 +2,7 @@
 
 import flask
 
-from functions.common.config import get_settings
+from functions.common.platform.config import get_settings
 from functions.studies.views import api
 
 get_settings()

@@ -18,12 +18,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from werkzeug.serving import make_server
-
 from mcc_local.archive import encrypted_orthanc
 from mcc_local.origin import ROOT, PathOnlyRequestLog, RedirectToHttps
 from mcc_local.postgres import PostgresCluster
 from mcc_local.procs import ProcessGroup, wait_for_http, write_private_file
+from mcc_local.serving import ThreadedWsgiServer
 from mcc_local.smtp_sink import SmtpSink
 from mcc_local.tls import cert_fingerprint, ensure_self_signed_cert
 
@@ -70,8 +69,9 @@ class Platform:
         self.orthanc = encrypted_orthanc(self.state / "orthanc", port=ports.orthanc, key_dir=Path(os.environ.get("MCC_KEY_DIR", self.state / "keys")),
                                          processes=self.procs)
         self.sink: SmtpSink | None = None
-        self.redirect = None
         self.public_url = os.environ.get("MCC_PUBLIC_URL", f"https://localhost:{ports.https}")
+        self.redirect = ThreadedWsgiServer(RedirectToHttps(self.public_url), ports.http, name="http-redirect",
+                                           request_handler=PathOnlyRequestLog)
         self.use_sink = "MCC_SMTP_HOST" not in os.environ or os.environ.get("MCC_SMTP_SINK") == "1"
 
     # ------------------------------------------------------------------ up
@@ -98,8 +98,8 @@ class Platform:
         env = self.function_env()
         self.pg.ensure_database("mcc", "mcc", _secret(self.state / "secrets" / "db-password"))
         os.environ.update(env)
-        from functions.common.config import reset_settings
-        from functions.common.migrate import upgrade
+        from functions.common.platform.config import reset_settings
+        from functions.common.platform.migrate import upgrade
 
         reset_settings()
         upgrade()
@@ -118,9 +118,7 @@ class Platform:
                     "mcc_local.origin:create_app()"]
         self.procs.start("origin", gunicorn, env={**os.environ, **env})
         wait_for_http(f"https://127.0.0.1:{self.ports.https}/api/auth/readyz", timeout=60, verify=False)
-        self.redirect = make_server("127.0.0.1", self.ports.http, RedirectToHttps(self.public_url), threaded=True,
-                                    request_handler=PathOnlyRequestLog)
-        threading.Thread(target=self.redirect.serve_forever, daemon=True).start()
+        self.redirect.start()
         logins = self.demo_accounts()
         self.demo_study(dict((role, email) for role, email, _ in logins)["health_professional"])
         self._announce(cert, logins)
@@ -134,7 +132,7 @@ class Platform:
     def demo_accounts(self) -> list[tuple[str, str, str]]:
         """Create the demo admin, researcher and approved health professional once; return their logins."""
         from functions.auth import accounts
-        from functions.common import db
+        from functions.common.platform import db
 
         logins = []
         with db.session_scope() as session:
@@ -151,10 +149,12 @@ class Platform:
         from sqlalchemy import func, select
 
         from functions.auth import accounts
-        from functions.common import db
-        from functions.common.index import Study
-        from functions.common.ingest import Ingest
-        from functions.common.validation import check_instance, parse_part10
+        from functions.common.access.policy import may_store
+        from functions.common.dicom.index import Study
+        from functions.common.dicom.ingest import Ingest
+        from functions.common.dicom.validation import check_instance, parse_part10
+        from functions.common.platform import db
+        from functions.common.security.tokens import Principal
         from mcc_local.dicomgen import Patient, ct_series, to_bytes
 
         with db.session_scope() as session:
@@ -163,7 +163,8 @@ class Platform:
                 return
             patient = Patient(name="DEMO^CHEST^CT", patient_id="MCC-DEMO-0001", birth_date="19650412", sex="F",
                               accession="DEMO0001")
-            with Ingest(session, owner.id) as ingest:
+            principal = Principal.acting_for(owner.id, role=owner.role, status=owner.status)
+            with Ingest(session, owner.id, may_store=may_store(principal)) as ingest:
                 for ds in ct_series(patient, slices=64, rows=256, columns=256, study_date="20260115"):
                     parsed = parse_part10(to_bytes(ds))
                     check_instance(parsed)
@@ -189,8 +190,7 @@ class Platform:
 
     # ------------------------------------------------------------------ down
     def down(self) -> None:
-        if self.redirect is not None:
-            self.redirect.shutdown()
+        self.redirect.stop()
         self.procs.stop_all()
         if self.sink is not None:
             self.sink.stop()

@@ -1,16 +1,13 @@
-"""A private PostgreSQL cluster in a data directory, never the system service."""
+"""A private PostgreSQL cluster in a data directory, never the system service.
+
+The machine's side (binaries, the OS account it runs as, its tools and directories) is `postgres_host`.
+"""
 
 from __future__ import annotations
 
-import getpass
-import glob
 import logging
-import os
-import pwd
 import re
 import secrets
-import shutil
-import stat
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -19,18 +16,24 @@ import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection as PgConnection
 
+from .postgres_host import (
+    PostgresError,
+    check_writable_by,
+    chown_to,
+    find_bindir,
+    private_dir,
+    run_tool,
+    run_user,
+)
 from .procs import write_private_file
+
+__all__ = ["PostgresCluster", "PostgresError"]
 
 logger = logging.getLogger(__name__)
 
-ROOT_RUN_USERS = ("postgres", "mcc-postgres")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _SOCKET_PATH_MAX = 107  # sizeof(sun_path) - 1 on Linux.
 _INCLUDE_LINE = "include_if_exists = 'mcc_local.conf'"
-
-
-class PostgresError(RuntimeError):
-    """A PostgreSQL tool failed; the message carries its output."""
 
 
 class PostgresCluster:
@@ -61,7 +64,7 @@ class PostgresCluster:
     def os_user(self) -> str:
         """The OS account the server runs as (never root)."""
         if self._os_user is None:
-            self._os_user = _run_user()
+            self._os_user = run_user()
         return self._os_user
 
     @property
@@ -91,14 +94,14 @@ class PostgresCluster:
                 "choose an empty or missing directory"
             )
         logger.info("initialising PostgreSQL cluster in %s (OS user %s)", self.data_dir, user)
-        self._private_dir(self.data_dir)
+        private_dir(self.data_dir, self.os_user)
         # Reuse a password left by an interrupted init; (re)write it so owner and mode are right.
         if self.password_file.exists():
             password = self._read_password()
         else:
             password = secrets.token_urlsafe(32)
-        write_private_file(self.password_file, password + "\n", owner=self._chown_to)
-        self._check_reachable()
+        write_private_file(self.password_file, password + "\n", owner=chown_to(self.os_user))
+        check_writable_by(self.os_user, self.data_dir)
         self._run(
             "initdb",
             "--pgdata",
@@ -123,8 +126,8 @@ class PostgresCluster:
             logger.debug("cluster %s already running", self.data_dir)
             return
         self._write_settings()
-        self._private_dir(self.socket_dir)
-        self._private_dir(self.log_file.parent)
+        private_dir(self.socket_dir, self.os_user)
+        private_dir(self.log_file.parent, self.os_user)
         logger.info("starting PostgreSQL on 127.0.0.1:%d (%s)", self.port, self.data_dir)
         try:
             self._run(
@@ -260,21 +263,6 @@ class PostgresCluster:
                 f"{data_version} or dump and recreate the cluster"
             )
 
-    def _check_reachable(self) -> None:
-        if os.geteuid() != 0:
-            return
-        result = subprocess.run(
-            ["runuser", "-u", self.os_user, "--", "test", "-w", str(self.data_dir)],
-            capture_output=True,
-            cwd="/",
-        )
-        if result.returncode != 0:
-            raise PostgresError(
-                f"OS user {self.os_user} cannot write {self.data_dir}: make every parent "
-                "directory traversable (chmod o+x) or choose a data directory outside "
-                "private directories such as /root"
-            )
-
     def _write_hba(self) -> None:
         # Only the cluster's own OS user may use the socket (as superuser, by peer); everyone
         # else comes over loopback TCP with a SCRAM password. The socket dir is 0700 anyway.
@@ -309,32 +297,7 @@ class PostgresCluster:
 
     def _write_owned(self, path: Path, text: str) -> None:
         """Write a config file in the data dir, owned by and private to the run user."""
-        write_private_file(path, text, owner=self._chown_to)
-
-    @property
-    def _chown_to(self) -> str | None:
-        """The run user when we are root and must hand files over; else None."""
-        return self.os_user if os.geteuid() == 0 else None
-
-    def _private_dir(self, path: Path) -> None:
-        """Create `path` (mode 0700, owned by the run user), refusing links and foreign dirs."""
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # The socket dir may sit in /tmp: never follow a planted symlink or adopt another
-        # user's directory, least of all when we are root.
-        info = os.lstat(path)
-        run_uid = pwd.getpwnam(self.os_user).pw_uid
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid not in (os.geteuid(), run_uid):
-            raise PostgresError(
-                f"{path} is not a directory owned by us or {self.os_user}; remove it or choose "
-                "another path"
-            )
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:
-            os.fchmod(fd, 0o700)
-            if os.geteuid() == 0:
-                os.fchown(fd, run_uid, pwd.getpwnam(self.os_user).pw_gid)
-        finally:
-            os.close(fd)
+        write_private_file(path, text, owner=chown_to(self.os_user))
 
     def _log_tail(self, lines: int = 20) -> str:
         try:
@@ -343,63 +306,4 @@ class PostgresCluster:
             return f"(cannot read log: {exc})"
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [str(self.bindir / tool), *args]
-        if os.geteuid() == 0:
-            argv = ["runuser", "-u", self.os_user, "--", *argv]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        # cwd=/ because initdb and pg_ctl complain when they cannot enter the caller's cwd.
-        result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd="/")
-        if check and result.returncode != 0:
-            output = (result.stderr or result.stdout).strip()
-            raise PostgresError(f"{tool} {args[0] if args else ''} failed: {output}")
-        return result
-
-
-def find_bindir() -> Path:
-    """Locate the PostgreSQL server binaries: `pg_config --bindir`, else the newest Debian one."""
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        result = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
-        bindir = Path(result.stdout.strip())
-        if result.returncode == 0 and (bindir / "initdb").exists():
-            return bindir
-    candidates = [
-        Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin") if Path(p, "initdb").exists()
-    ]
-    numeric = [p for p in candidates if p.parent.name.isdigit()]
-    if numeric:
-        return max(numeric, key=lambda p: int(p.parent.name))
-    raise PostgresError(
-        "PostgreSQL server binaries not found (no initdb via pg_config or in "
-        "/usr/lib/postgresql/*/bin); run scripts/install or apt-get install postgresql"
-    )
-
-
-def _run_user() -> str:
-    """The OS user to run PostgreSQL as: ourselves, or a dedicated account when root."""
-    if os.geteuid() != 0:
-        return getpass.getuser()
-    for name in ROOT_RUN_USERS:
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    name = ROOT_RUN_USERS[-1]
-    logger.info("creating system user %s to run PostgreSQL", name)
-    subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return name
+        return run_tool(self.bindir, self.os_user, tool, *args, check=check)

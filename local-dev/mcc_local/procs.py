@@ -6,17 +6,19 @@ import json
 import logging
 import os
 import pwd
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,21 @@ def free_port() -> int:
             _handed_out.add(port)
             return port
     raise RuntimeError("no free TCP port found on 127.0.0.1")
+
+
+@contextmanager
+def scratch_dir(prefix: str, *, mode: int = 0o755, keep: bool = False) -> Iterator[Path]:
+    """A fresh temporary directory for a throwaway platform's state, removed afterwards unless `keep`.
+
+    Its `mode` lets other OS users traverse it: as root, PostgreSQL runs as another user, which must
+    reach its data directory below (a directory from tempfile alone is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(mode)
+    try:
+        yield path
+    finally:
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def write_private_file(
@@ -169,12 +186,7 @@ class ProcessGroup:
     def __enter__(self) -> ProcessGroup:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop_all()
 
     def start(

@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from types import TracebackType
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from .serving import Service
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class _LoopbackController(Controller):
         return self.loop.create_server(self._factory_invoker, sock=sock, ssl=self.ssl_context)
 
 
-class SmtpSink:
+class SmtpSink(Service):
     """SMTP on 127.0.0.1 that stores every message; with `log_links`, logs their https links."""
 
     def __init__(self, port: int = 0, *, log_links: bool = True) -> None:
@@ -148,18 +149,6 @@ class SmtpSink:
                         f"({len(self._messages)} message(s) received)"
                     )
                 self._condition.wait(remaining)
-
-    def __enter__(self) -> SmtpSink:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _received(self, message: EmailMessage, recipients: list[str]) -> None:
         with self._condition:

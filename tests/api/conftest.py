@@ -17,6 +17,18 @@ def factory(origin: str, smtp: SmtpSink) -> AccountFactory:
 
 
 @pytest.fixture(scope="module")
+def doctor(factory: AccountFactory):
+    """An approved health professional, signed in, shared by a module's tests (which must leave the account as is)."""
+    return factory.create("health_professional")
+
+
+@pytest.fixture(scope="module")
+def researcher(factory: AccountFactory):
+    """A signed-in researcher shared by a module's tests (which must leave the account as is)."""
+    return factory.create("researcher")
+
+
+@pytest.fixture(scope="module")
 def admin(factory: AccountFactory):
     """An administrator signed in with TOTP (admin pages need both)."""
     return factory.admin()

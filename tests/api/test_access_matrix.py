@@ -1,4 +1,4 @@
-"""Who may call what (functions/common/http.py Access rules, login.require_admin), for every route the auth
+"""Who may call what (functions/common/http/ Access rules, functions/auth/requirements.py), for every route the auth
 function declares: routes added later are covered without touching this file."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import pytest
 from jsonschema import Draft202012Validator
 
+from functions.auth.requirements import ADMIN as ADMIN_ACCESS
 from functions.auth.views import api
-from functions.common.http import UNSAFE_METHODS, Access, Route
+from functions.common.http import UNSAFE_METHODS, Route
 from tests.support.api_client import Account, AccountFactory, ApiClient
 from tests.support.json_examples import example
 from tests.support.problem import assert_problem
@@ -42,8 +43,8 @@ class Endpoint:
 
 
 ENDPOINTS = [Endpoint(method, route) for route in api.routes for method in route.methods]
-PROTECTED = [e for e in ENDPOINTS if e.route.access is not Access.PUBLIC]
-ADMIN = [e for e in ENDPOINTS if e.route.access is Access.ADMIN]
+PROTECTED = [e for e in ENDPOINTS if not e.route.access.public]
+ADMIN = [e for e in ENDPOINTS if e.route.access is ADMIN_ACCESS]
 NON_ADMINS = {  # caller → the problem code an admin route answers them
     "researcher": "forbidden",
     "active professional": "forbidden",

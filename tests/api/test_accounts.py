@@ -30,12 +30,6 @@ def login(client: ApiClient, email: str, password: str):
     return client.post("/api/auth/login", json={"email": email, "password": password})
 
 
-@pytest.fixture(scope="module")
-def researcher(factory: AccountFactory):
-    """A signed-in researcher for tests that only read or rename."""
-    return factory.create("researcher")
-
-
 # ---------------------------------------------------------------- sign-up validation
 @pytest.mark.parametrize(("password", "detail_part"), [
     ("Sh0rt-pw!", "password: must be at least 12 characters"),
@@ -104,7 +98,7 @@ def test_form_encoded_body_is_refused_as_unsupported_media_type(client: ApiClien
 
 
 def test_body_over_the_size_limit_is_refused(client: ApiClient) -> None:
-    from functions.common.config import get_settings
+    from functions.common.platform.config import get_settings
 
     body = signup_body(name="x" * get_settings().max_body_bytes)
     assert_problem(client.post("/api/auth/signup", json=body), 413, "too_large")
@@ -173,7 +167,7 @@ def test_login_before_verification_is_refused_and_mails_a_new_link(client: ApiCl
 
 # ---------------------------------------------------------------- sign-in answers
 def _argon2_seconds() -> float:
-    from functions.common.passwords import hasher
+    from functions.common.security.passwords import hasher
 
     stored = hasher().hash("a timing reference")
     samples = []

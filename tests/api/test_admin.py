@@ -1,5 +1,5 @@
 """Administration (functions/auth/admin.py and login.require_admin): the user list, deactivation, who may use
-admin pages, and the audit log with its hash chain (functions/common/audit.py)."""
+admin pages, and the audit log with its hash chain (functions/common/security/audit.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def login(client: ApiClient, email: str, password: str = STRONG_PASSWORD):
 def population(origin: str) -> dict[str, str]:
     """Four users sharing a search tag (one only in the name), made without passwords to keep it fast."""
     from functions.auth.accounts import create_user
-    from functions.common import db
+    from functions.common.platform import db
 
     tag = uuid.uuid4().hex[:12]
     people = {  # key: (email, name, role, status)
@@ -192,7 +192,7 @@ def test_audit_chain_verifies(admin: Account) -> None:
 
 
 def test_the_application_cannot_change_the_audit_log(admin: Account) -> None:
-    from functions.common import db
+    from functions.common.platform import db
 
     newest = audit(admin, limit=1)["items"][0]["id"]
     for statement in ("UPDATE audit_log SET outcome = 'success' WHERE id = :id",
@@ -207,7 +207,7 @@ def superuser(postgres: PostgresCluster, platform_env: dict) -> Iterator:
     """A connection to the platform database as the cluster's superuser (what an attacker with the host has)."""
     from sqlalchemy.engine import make_url
 
-    from functions.common.config import get_settings
+    from functions.common.platform.config import get_settings
 
     url = make_url(get_settings().database_url)
     conn = psycopg2.connect(host="127.0.0.1", port=postgres.port, dbname=url.database, user=postgres.superuser,

@@ -98,8 +98,8 @@ def test_approved_professional_has_nothing_to_upload(factory: AccountFactory) ->
 
 
 def test_certificate_is_encrypted_at_rest(factory: AccountFactory) -> None:
-    from functions.common.config import get_settings
-    from functions.common.models import Certificate
+    from functions.common.accounts.tables import Certificate
+    from functions.common.platform.config import get_settings
     from tests.support.records import scalar
 
     data = PDF + os.urandom(4096)

@@ -10,18 +10,13 @@ import pydicom
 import pytest
 from mcc_local.dicomgen import Patient, ct_series, to_bytes
 
-from tests.support.dicomweb import multipart, parts_of, stow
+from tests.support.dicomweb import DICOM_PARTS, FRAME_PARTS, instance_path, multipart, parts_of, stow
 from tests.support.problem import assert_problem
 
 
 def value(item: dict, tag: str):
     v = item[tag].get("Value", [None])[0]
     return v.get("Alphabetic") if isinstance(v, dict) else v
-
-
-@pytest.fixture(scope="module")
-def doctor(factory):
-    return factory.create("health_professional")
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +105,7 @@ def test_metadata_restores_originals_while_orthanc_holds_only_pseudonyms(doctor,
 
 def test_retrieved_instance_has_original_attributes_and_unchanged_pixels(doctor, uploaded):
     original = uploaded["series"][1]
-    r = doctor.client.get(f"/dicom-web/studies/{uploaded['study_uid']}/series/{uploaded['series_uid']}"
-                          f"/instances/{original.SOPInstanceUID}",
-                          headers={"Accept": 'multipart/related; type="application/dicom"'})
+    r = doctor.client.get(instance_path(original), headers={"Accept": DICOM_PARTS})
     assert r.status_code == 200
     (part,) = parts_of(r)
     ds = pydicom.dcmread(io.BytesIO(part))
@@ -123,9 +116,7 @@ def test_retrieved_instance_has_original_attributes_and_unchanged_pixels(doctor,
 
 def test_frames_stream_the_stored_pixels(doctor, uploaded):
     original = uploaded["series"][0]
-    r = doctor.client.get(f"/dicom-web/studies/{uploaded['study_uid']}/series/{uploaded['series_uid']}"
-                          f"/instances/{original.SOPInstanceUID}/frames/1",
-                          headers={"Accept": 'multipart/related; type="application/octet-stream"'})
+    r = doctor.client.get(instance_path(original) + "/frames/1", headers={"Accept": FRAME_PARTS})
     assert r.status_code == 200
     (frame,) = parts_of(r)
     assert frame == original.PixelData[: original.Rows * original.Columns * 2]
@@ -180,9 +171,7 @@ def test_an_instance_whose_study_differs_from_the_url_is_refused(doctor):
 
 @pytest.mark.parametrize("suffix", ["rendered", "thumbnail"])
 def test_rendered_and_thumbnail_images_come_through(doctor, uploaded, suffix):
-    sop = uploaded["series"][0].SOPInstanceUID
-    r = doctor.client.get(f"/dicom-web/studies/{uploaded['study_uid']}/series/{uploaded['series_uid']}"
-                          f"/instances/{sop}/{suffix}", headers={"Accept": "image/jpeg"})
+    r = doctor.client.get(f"{instance_path(uploaded['series'][0])}/{suffix}", headers={"Accept": "image/jpeg"})
     assert r.status_code == 200, r.text[:200]
     assert r.headers["Content-Type"].startswith("image/jpeg")
     assert r.content[:3] == b"\xff\xd8\xff"
@@ -191,8 +180,8 @@ def test_rendered_and_thumbnail_images_come_through(doctor, uploaded, suffix):
 def test_every_study_access_is_audited(doctor, uploaded):
     from sqlalchemy import select
 
-    from functions.common import db
-    from functions.common.models import AuditEvent
+    from functions.common.platform import db
+    from functions.common.security.audit import AuditEvent
 
     doctor.client.get(f"/dicom-web/studies/{uploaded['study_uid']}/metadata")
     with db.session_scope() as session:

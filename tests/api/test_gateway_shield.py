@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import pytest
 import requests
-from mcc_local.dicomgen import (
-    CRAFTED_DATASETS,
-    Patient,
-    crafted_not_dicom_file,
-    crafted_truncated_file,
-    ct_series,
-    to_bytes,
-)
+from mcc_local.dicomgen import Patient, ct_series, to_bytes
 
+from tests.support.crafted_dicom import CRAFTED_DATASETS, not_dicom_file, truncated_file
 from tests.support.dicomweb import stow
-
-
-@pytest.fixture(scope="module")
-def uploader(factory):
-    return factory.create("researcher")
 
 
 def orthanc_instances(archive) -> int:
@@ -38,10 +27,10 @@ def _raw(ds) -> bytes:
 
 
 @pytest.mark.parametrize("name", sorted(CRAFTED_DATASETS))
-def test_crafted_instances_are_refused_with_a_reason_and_never_reach_orthanc(uploader, archive, name):
+def test_crafted_instances_are_refused_with_a_reason_and_never_reach_orthanc(researcher, archive, name):
     base = ct_series(Patient(name="CRAFTED^CASE"), slices=1, rows=64, columns=64)[0]
     before = orthanc_instances(archive)
-    r = stow(uploader.client, None, raw=[_raw(CRAFTED_DATASETS[name](base))])
+    r = stow(researcher.client, None, raw=[_raw(CRAFTED_DATASETS[name](base))])
     assert r.status_code == 409, r.text
     (failure,) = r.json()["00081198"]["Value"]
     assert failure["00081197"]["Value"][0] in (0xA700, 0xA900, 0xC000, 0xC122, 0x0122)
@@ -50,10 +39,10 @@ def test_crafted_instances_are_refused_with_a_reason_and_never_reach_orthanc(upl
     assert requests.get(archive.url + "/system", auth=tuple(archive.credentials), timeout=10).status_code == 200
 
 
-def test_non_dicom_and_truncated_files_are_refused(uploader, archive):
+def test_non_dicom_and_truncated_files_are_refused(researcher, archive):
     base = ct_series(Patient(name="TRUNCATED^CASE"), slices=1, rows=64, columns=64)[0]
     before = orthanc_instances(archive)
-    r = stow(uploader.client, None, raw=[crafted_not_dicom_file(), crafted_truncated_file(base)])
+    r = stow(researcher.client, None, raw=[not_dicom_file(), truncated_file(base)])
     assert r.status_code == 409
     assert [f["00081197"]["Value"][0] for f in r.json()["00081198"]["Value"]] == [0xC000, 0xC000]
     assert orthanc_instances(archive) == before
@@ -63,12 +52,12 @@ def test_non_dicom_and_truncated_files_are_refused(uploader, archive):
                                   "/dicom-web/system", "/dicom-web/studies/1.2.3/series/4.5/instances/6.7/bulk/7FE00010",
                                   "/dicom-web/studies/1.2.3/archive",
                                   "/dicom-web/plugins", "/dicom-web/modalities"])
-def test_only_dicomweb_routes_are_reachable(uploader, path):
-    r = uploader.client.get(path)
+def test_only_dicomweb_routes_are_reachable(researcher, path):
+    r = researcher.client.get(path)
     assert r.status_code in (404, 405)
     assert r.headers["Content-Type"].startswith("application/problem+json")
 
 
-def test_orthanc_rest_paths_outside_dicomweb_reach_only_the_portal(uploader):
-    r = uploader.client.post("/tools/execute-script", data=b"os.execute('id')")
+def test_orthanc_rest_paths_outside_dicomweb_reach_only_the_portal(researcher):
+    r = researcher.client.post("/tools/execute-script", data=b"os.execute('id')")
     assert r.status_code == 405 and r.headers["Content-Type"].startswith("application/problem+json")

@@ -1,4 +1,4 @@
-"""The request pipeline every function shares (functions/common/http.py): routing errors, bodies, headers,
+"""The request pipeline every function shares (functions/common/http/): routing errors, bodies, headers,
 and the public keys that let other functions verify access tokens."""
 
 from __future__ import annotations

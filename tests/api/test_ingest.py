@@ -14,8 +14,8 @@ from pydicom.dataelem import RawDataElement
 from pydicom.tag import Tag
 from sqlalchemy import func, select, text
 
-from functions.common import db
-from functions.common.index import Instance, Series, Study
+from functions.common.dicom.index import Instance, Series, Study
+from functions.common.platform import db
 from tests.support.dicomweb import stow
 
 

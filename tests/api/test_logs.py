@@ -1,4 +1,4 @@
-"""Logs (functions/common/logs.py): what the origin logs while people sign up, sign in and reset a password
+"""Logs (functions/common/platform/logs.py): what the origin logs while people sign up, sign in and reset a password
 never contains a password or a token."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ class _Keep(logging.Handler):
 @pytest.fixture
 def origin_log(origin: str) -> Iterator[Callable[[], str]]:
     """The origin's log output during the test, rendered as JSON lines like its own handler, at DEBUG level."""
-    from functions.common.config import get_settings
-    from functions.common.logs import JsonFormatter, configure_logging
+    from functions.common.platform.config import get_settings
+    from functions.common.platform.logs import JsonFormatter, configure_logging
 
     configure_logging(get_settings().log_level)  # the origin's own set-up must not later replace our handler
     keep, root = _Keep(), logging.getLogger()

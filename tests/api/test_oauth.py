@@ -54,7 +54,7 @@ def social_login(client: ApiClient, idp: OIDCProvider, subject: str) -> str:
 
 
 def identities(subject: str) -> list:
-    from functions.common.models import OAuthIdentity
+    from functions.common.accounts.tables import OAuthIdentity
 
     return scalars(select(OAuthIdentity).where(OAuthIdentity.provider == "testidp",
                                                OAuthIdentity.subject == subject))

@@ -12,10 +12,10 @@ import pytest
 from mcc_local.dicomgen import Patient, ct_series
 from mcc_local.srgen import length_measurement_sr
 
-from functions.common import db
-from functions.common.ai_models import AiModel, ModelVersion
+from functions.common.ai_models.tables import AiModel, ModelVersion
+from functions.common.platform import db
 from tests.support.api_client import STRONG_PASSWORD, ApiClient
-from tests.support.dicomweb import stow
+from tests.support.dicomweb import DICOM_PARTS, FRAME_PARTS, instance_path, stow
 
 UNKNOWN_STUDY = "1.2.826.0.1.3680043.8.498.99999999999999999999999999999999999"
 
@@ -62,15 +62,59 @@ def _outcome(r, allowed: bool) -> Outcome:
     return Outcome(allowed, r.status_code, code)
 
 
+SHARE_ACTIONS = ("see_shares", "share", "revoke")
+
+
 @dataclass
-class StudyWorld:
+class Shares:
+    """The share routes of one owned resource, alike for every kind (`studies`, `models`)."""
+
+    kind: str
+    resource_id: str
+    owner: ApiClient
+    level: str  # what a fresh grantee is given
+    fresh_grantee: Callable[[], str]
+
+    def grant(self, **body) -> dict:
+        """The owner shares the resource (`email` or `group_id`, and `level`)."""
+        r = self.owner.post(f"/api/shares/{self.kind}/{self.resource_id}", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def act(self, client: ApiClient, action: str, resource_id: str) -> Outcome:
+        """A caller's attempt at one of SHARE_ACTIONS on `resource_id` (the owned one, or an unknown one)."""
+        path = f"/api/shares/{self.kind}/{resource_id}"
+        if action == "see_shares":
+            r = client.get(path)
+            return _outcome(r, r.status_code == 200)
+        if action == "share":
+            r = client.post(path, json={"email": self.fresh_grantee(), "level": self.level})
+            return _outcome(r, r.status_code == 201)
+        if action == "revoke":
+            target = self.grant(email=self.fresh_grantee(), level=self.level)["id"]
+            r = client.delete(f"{path}/{target}")
+            return _outcome(r, r.status_code == 204)
+        raise AssertionError(action)
+
+
+@dataclass
+class World:
+    """One owned resource: who may try what on it (a client per relationship), and its share routes."""
+
+    callers: dict[str, ApiClient]
+    shares: Shares
+
+    @property
+    def owner(self) -> ApiClient:
+        return self.shares.owner
+
+
+@dataclass
+class StudyWorld(World):
     uid: str
     image: object
     frame_path: str
     instance_path: str
-    callers: dict[str, ApiClient]
-    owner: ApiClient
-    fresh_grantee: Callable[[], str]
 
 
 @pytest.fixture(scope="module")
@@ -87,24 +131,20 @@ def study_world(factory) -> StudyWorld:
     accounts["pending health professional"] = factory.create("health_professional", status="pending")
     accounts["admin"] = factory.admin()
     c = owner.client
-
-    def share(**body) -> dict:
-        r = c.post(f"/api/shares/studies/{uid}", json=body)
-        assert r.status_code == 201, r.text
-        return r.json()
+    shares = Shares("studies", uid, c, "read", lambda: factory.create("health_professional").email)
 
     def group(*members, level: str) -> str:
         gid = c.post("/api/groups", json={"name": f"matrix {level}"}).json()["id"]
         for m in members:
             assert c.post(f"/api/groups/{gid}/members", json={"email": m.email}).status_code == 201
-        share(group_id=gid, level=level)
+        shares.grant(group_id=gid, level=level)
         return gid
 
-    share(email=accounts["direct read"].email, level="read")
-    share(email=accounts["direct contribute"].email, level="contribute")
+    shares.grant(email=accounts["direct read"].email, level="read")
+    shares.grant(email=accounts["direct contribute"].email, level="contribute")
     read_group = group(accounts["group member (read)"], accounts["former group member"], level="read")
     group(accounts["group member (contribute)"], level="contribute")
-    revoked = share(email=accounts["revoked user"].email, level="read")
+    revoked = shares.grant(email=accounts["revoked user"].email, level="read")
     assert c.delete(f"/api/shares/studies/{uid}/{revoked['id']}").status_code == 204
     former = accounts["former group member"]
     assert c.delete(f"/api/groups/{read_group}/members/{former.id}").status_code == 204
@@ -115,11 +155,7 @@ def study_world(factory) -> StudyWorld:
     callers["anonymous"] = factory.client()
     callers["owner"] = c
     image = series[0]
-    return StudyWorld(uid, image,
-                      f"/dicom-web/studies/{uid}/series/{image.SeriesInstanceUID}/instances/{image.SOPInstanceUID}"
-                      "/frames/1",
-                      f"/dicom-web/studies/{uid}/series/{image.SeriesInstanceUID}/instances/{image.SOPInstanceUID}",
-                      callers, c, lambda: factory.create("health_professional").email)
+    return StudyWorld(callers, shares, uid, image, instance_path(image) + "/frames/1", instance_path(image))
 
 
 def _study_action(world: StudyWorld, client: ApiClient, action: str, uid: str) -> Outcome:
@@ -137,25 +173,16 @@ def _study_action(world: StudyWorld, client: ApiClient, action: str, uid: str) -
         r = client.get(f"/dicom-web/studies/{uid}/metadata")
         return _outcome(r, r.status_code == 200)
     if action == "frames":
-        r = client.get(frame, headers={"Accept": 'multipart/related; type="application/octet-stream"'})
+        r = client.get(frame, headers={"Accept": FRAME_PARTS})
         return _outcome(r, r.status_code == 200)
     if action == "retrieve":
-        r = client.get(instance, headers={"Accept": 'multipart/related; type="application/dicom"'})
+        r = client.get(instance, headers={"Accept": DICOM_PARTS})
         return _outcome(r, r.status_code == 200)
     if action == "store_sr":
         r = stow(client, [length_measurement_sr(world.image, length_mm=12.5)])
         return _outcome(r, r.status_code == 200)
-    if action == "see_shares":
-        r = client.get(f"/api/shares/studies/{uid}")
-        return _outcome(r, r.status_code == 200)
-    if action == "share":
-        r = client.post(f"/api/shares/studies/{uid}", json={"email": world.fresh_grantee(), "level": "read"})
-        return _outcome(r, r.status_code == 201)
-    if action == "revoke":
-        target = world.owner.post(f"/api/shares/studies/{world.uid}",
-                                  json={"email": world.fresh_grantee(), "level": "read"}).json()["id"]
-        r = client.delete(f"/api/shares/studies/{uid}/{target}")
-        return _outcome(r, r.status_code == 204)
+    if action in SHARE_ACTIONS:
+        return world.shares.act(client, action, uid)
     if action == "delete":
         r = client.request("DELETE", f"/api/studies/{uid}", json={"password": STRONG_PASSWORD})
         return _outcome(r, r.status_code == 204)
@@ -202,11 +229,8 @@ def test_denials_say_why_for_accounts_without_patient_data(study_world: StudyWor
 # ------------------------------------------------------------------------------------------- models
 
 @dataclass
-class ModelWorld:
+class ModelWorld(World):
     model_id: str
-    callers: dict[str, ApiClient]
-    owner: ApiClient
-    fresh_grantee: Callable[[], str]
 
 
 @pytest.fixture(scope="module")
@@ -225,42 +249,29 @@ def model_world(factory) -> ModelWorld:
     accounts["pending health professional"] = factory.create("health_professional", status="pending")
     accounts["admin"] = factory.admin()
     c = owner.client
+    shares = Shares("models", model_id, c, "use", lambda: factory.create("researcher").email)
 
-    def share(**body) -> dict:
-        r = c.post(f"/api/shares/models/{model_id}", json=body)
-        assert r.status_code == 201, r.text
-        return r.json()
-
-    share(email=accounts["direct use"].email, level="use")
-    share(email=accounts["direct edit"].email, level="edit")
+    shares.grant(email=accounts["direct use"].email, level="use")
+    shares.grant(email=accounts["direct edit"].email, level="edit")
     gid = c.post("/api/groups", json={"name": "model group"}).json()["id"]
     for m in ("group member (use)", "former group member"):
         assert c.post(f"/api/groups/{gid}/members", json={"email": accounts[m].email}).status_code == 201
-    share(group_id=gid, level="use")
-    revoked = share(email=accounts["revoked user"].email, level="use")
+    shares.grant(group_id=gid, level="use")
+    revoked = shares.grant(email=accounts["revoked user"].email, level="use")
     assert c.delete(f"/api/shares/models/{model_id}/{revoked['id']}").status_code == 204
     assert c.delete(f"/api/groups/{gid}/members/{accounts['former group member'].id}").status_code == 204
     callers = {name: a.client for name, a in accounts.items()}
     callers["anonymous"] = factory.client()
     callers["owner"] = c
-    return ModelWorld(model_id, callers, c, lambda: factory.create("researcher").email)
+    return ModelWorld(callers, shares, model_id)
 
 
 def _model_action(world: ModelWorld, client: ApiClient, action: str, model_id: str) -> Outcome:
     if action in ("use", "edit"):
         r = client.get(f"/api/access/models/{model_id}")
         return _outcome(r, r.status_code == 200 and action in r.json()["actions"])
-    if action == "see_shares":
-        r = client.get(f"/api/shares/models/{model_id}")
-        return _outcome(r, r.status_code == 200)
-    if action == "share":
-        r = client.post(f"/api/shares/models/{model_id}", json={"email": world.fresh_grantee(), "level": "use"})
-        return _outcome(r, r.status_code == 201)
-    if action == "revoke":
-        target = world.owner.post(f"/api/shares/models/{world.model_id}",
-                                  json={"email": world.fresh_grantee(), "level": "use"}).json()["id"]
-        r = client.delete(f"/api/shares/models/{model_id}/{target}")
-        return _outcome(r, r.status_code == 204)
+    if action in SHARE_ACTIONS:
+        return world.shares.act(client, action, model_id)
     if action == "publish":
         r = client.put(f"/api/shares/models/{model_id}/publication", json={"version": 1})
         if r.status_code == 200:

@@ -10,11 +10,10 @@ import pytest
 from mcc_local.dicomgen import Patient, ct_series
 from sqlalchemy import select
 
-from functions.common import db
-from functions.common.acl import Group, GroupMember, StudyShare
-from functions.common.http import Access
-from functions.common.index import Instance, Study
-from functions.common.models import AuditEvent
+from functions.common.access.tables import Group, GroupMember, StudyShare
+from functions.common.dicom.index import Instance, Study
+from functions.common.platform import db
+from functions.common.security.audit import AuditEvent
 from functions.sharing.views import api as sharing_api
 from tests.support.dicomweb import stow
 from tests.support.json_examples import example
@@ -229,7 +228,7 @@ def test_a_contributor_stores_an_annotation_attributed_to_them_and_a_reader_cann
 
 # ------------------------------------------------------------------------------------- every route
 
-_ROUTES = [(m, r) for r in sharing_api.routes for m in r.methods if r.access is not Access.PUBLIC]
+_ROUTES = [(m, r) for r in sharing_api.routes for m in r.methods if not r.access.public]
 
 
 @pytest.mark.parametrize("method, route", _ROUTES, ids=[f"{m} {r.rule}" for m, r in _ROUTES])

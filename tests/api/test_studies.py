@@ -14,12 +14,7 @@ from tests.support.problem import assert_problem
 
 
 @pytest.fixture(scope="module")
-def owner(factory):
-    return factory.create("researcher")
-
-
-@pytest.fixture(scope="module")
-def library(owner):
+def library(researcher):
     """Three studies of two patients, different dates and modalities."""
     tag = uuid.uuid4().hex[:6].upper()
     studies = {
@@ -31,7 +26,7 @@ def library(owner):
                             columns=32, study_date="20260214"),
     }
     for series in studies.values():
-        assert stow(owner.client, series).status_code == 200
+        assert stow(researcher.client, series).status_code == 200
     return {"tag": tag, "uids": {k: str(v[0].StudyInstanceUID) for k, v in studies.items()}}
 
 
@@ -41,8 +36,8 @@ def listed(client, **params) -> list[str]:
     return [i["study_uid"] for i in r.json()["items"]]
 
 
-def test_list_shows_original_patient_attributes_and_counts(owner, library):
-    r = owner.client.get("/api/studies", params={"patient_name": f"novak{library['tag'].lower()}*"})
+def test_list_shows_original_patient_attributes_and_counts(researcher, library):
+    r = researcher.client.get("/api/studies", params={"patient_name": f"novak{library['tag'].lower()}*"})
     body = r.json()
     assert body["total"] == 2
     item = body["items"][0]
@@ -51,29 +46,29 @@ def test_list_shows_original_patient_attributes_and_counts(owner, library):
     assert item["num_instances"] == 1
 
 
-def test_filters_by_name_component_accent_insensitively_patient_id_modality_and_dates(owner, library):
+def test_filters_by_name_component_accent_insensitively_patient_id_modality_and_dates(researcher, library):
     uids = library["uids"]
-    assert set(listed(owner.client, patient_name="emile")) >= {uids["ct_jan"], uids["mr_mar"]}
-    assert listed(owner.client, patient_id=f"L-{library['tag']}") == [uids["ct_feb"]]
+    assert set(listed(researcher.client, patient_name="emile")) >= {uids["ct_jan"], uids["mr_mar"]}
+    assert listed(researcher.client, patient_id=f"L-{library['tag']}") == [uids["ct_feb"]]
     tagged = set(uids.values())
-    assert set(listed(owner.client, modality="MR")) & tagged == {uids["mr_mar"]}
-    assert set(listed(owner.client, date_from="2026-02-01", date_to="2026-02-28")) & tagged == {uids["ct_feb"]}
+    assert set(listed(researcher.client, modality="MR")) & tagged == {uids["mr_mar"]}
+    assert set(listed(researcher.client, date_from="2026-02-01", date_to="2026-02-28")) & tagged == {uids["ct_feb"]}
 
 
-def test_sorts_by_study_date_and_pages_with_a_total(owner, library):
+def test_sorts_by_study_date_and_pages_with_a_total(researcher, library):
     name = f"novak{library['tag'].lower()}*"
-    newest_first = listed(owner.client, patient_name=name, sort="date")
+    newest_first = listed(researcher.client, patient_name=name, sort="date")
     assert newest_first == [library["uids"]["mr_mar"], library["uids"]["ct_jan"]]
-    assert listed(owner.client, patient_name=name, sort="-date") == newest_first[::-1]
-    r = owner.client.get("/api/studies", params={"patient_name": name, "limit": 1, "offset": 1})
+    assert listed(researcher.client, patient_name=name, sort="-date") == newest_first[::-1]
+    r = researcher.client.get("/api/studies", params={"patient_name": name, "limit": 1, "offset": 1})
     assert r.json()["total"] == 2 and [i["study_uid"] for i in r.json()["items"]] == newest_first[1:]
 
 
 @pytest.mark.parametrize("params,field", [({"limit": "x"}, "limit"), ({"limit": 1000}, "limit"),
                                           ({"sort": "name"}, "sort"), ({"date_from": "yesterday"}, "date_from"),
                                           ({"patient_name": "*ovak"}, "PatientName")])
-def test_bad_filters_get_a_422_naming_the_field(owner, params, field):
-    r = owner.client.get("/api/studies", params=params)
+def test_bad_filters_get_a_422_naming_the_field(researcher, params, field):
+    r = researcher.client.get("/api/studies", params=params)
     assert_problem(r, 422, "validation")
     assert r.json()["errors"][0]["field"] == field
 
@@ -85,27 +80,27 @@ def test_other_users_see_none_of_it(factory, library):
     assert_problem(r, 404, "not_found")
 
 
-def test_deleting_needs_the_password_and_removes_the_study_everywhere(owner, factory, archive):
+def test_deleting_needs_the_password_and_removes_the_study_everywhere(researcher, factory, archive):
     series = ct_series(Patient(name="TO^DELETE", patient_id=f"D-{uuid.uuid4().hex[:6]}"), slices=2, rows=32,
                        columns=32)
-    assert stow(owner.client, series).status_code == 200
+    assert stow(researcher.client, series).status_code == 200
     uid = str(series[0].StudyInstanceUID)
     other = factory.create("researcher")
     assert_problem(other.client.delete(f"/api/studies/{uid}", json={"password": STRONG_PASSWORD}), 404, "not_found")
-    assert_problem(owner.client.delete(f"/api/studies/{uid}", json={"password": "wrong-password-123"}),
+    assert_problem(researcher.client.delete(f"/api/studies/{uid}", json={"password": "wrong-password-123"}),
                    401, "invalid_credentials")
-    assert owner.client.get(f"/api/studies/{uid}").status_code == 200
+    assert researcher.client.get(f"/api/studies/{uid}").status_code == 200
 
-    assert owner.client.delete(f"/api/studies/{uid}", json={"password": STRONG_PASSWORD}).status_code == 204
-    assert_problem(owner.client.get(f"/api/studies/{uid}"), 404, "not_found")
-    assert owner.client.get(f"/dicom-web/studies/{uid}/metadata").status_code == 404
+    assert researcher.client.delete(f"/api/studies/{uid}", json={"password": STRONG_PASSWORD}).status_code == 204
+    assert_problem(researcher.client.get(f"/api/studies/{uid}"), 404, "not_found")
+    assert researcher.client.get(f"/dicom-web/studies/{uid}/metadata").status_code == 404
     found = requests.post(archive.url + "/tools/lookup", data=uid, auth=tuple(archive.credentials), timeout=10)
     assert found.json() == []
     # Crypto-shredding: the wrapped study key and every sealed original went with the rows.
     from sqlalchemy import func, select
 
-    from functions.common import db
-    from functions.common.index import Instance, Series, Study
+    from functions.common.dicom.index import Instance, Series, Study
+    from functions.common.platform import db
 
     with db.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Study).where(Study.study_uid == uid)) == 0

@@ -14,7 +14,7 @@ WRONG_PASSWORD = "Not-the-password-at-all-99"
 
 @pytest.fixture(scope="module")
 def limits(origin: str):
-    from functions.common.config import get_settings
+    from functions.common.platform.config import get_settings
 
     return get_settings()
 

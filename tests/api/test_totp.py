@@ -94,7 +94,7 @@ def test_totp_secret_is_not_stored_in_clear(enrolled) -> None:
 
 
 def test_recovery_codes_are_stored_only_as_hashes(enrolled) -> None:
-    from functions.common.models import RecoveryCode
+    from functions.common.accounts.tables import RecoveryCode
 
     account, _ = enrolled
     stored = set(scalar(select(func.array_agg(RecoveryCode.code_hash))
@@ -186,7 +186,7 @@ def test_api_client_passes_the_second_step_with_the_mfa_token(factory: AccountFa
 
 
 def test_too_many_wrong_codes_lock_the_second_step(factory: AccountFactory, enrolled) -> None:
-    from functions.common.config import get_settings
+    from functions.common.platform.config import get_settings
 
     account, app = enrolled
     c = password_step(factory, account)
@@ -200,7 +200,7 @@ def test_too_many_wrong_codes_lock_the_second_step(factory: AccountFactory, enro
 
 # ---------------------------------------------------------------- turning it off, new recovery codes
 def test_disabling_totp_needs_the_password_and_a_code(enrolled) -> None:
-    from functions.common.models import RecoveryCode
+    from functions.common.accounts.tables import RecoveryCode
 
     account, app = enrolled
     c = account.client

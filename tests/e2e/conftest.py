@@ -8,14 +8,13 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mcc_local.procs import free_port
+from mcc_local.procs import free_port, scratch_dir
 from mcc_local.smtp_sink import SmtpSink
 from playwright.sync_api import Browser, sync_playwright
 
@@ -55,33 +54,31 @@ def e2e_smtp() -> Iterator[SmtpSink]:
 @pytest.fixture(scope="session")
 def live_platform(e2e_smtp: SmtpSink) -> Iterator[LivePlatform]:
     """`local-dev/up --no-install` in a fresh state dir, on free ports, mail to the tests' SMTP server."""
-    state = Path(tempfile.mkdtemp(prefix="mcc-e2e-"))
-    state.chmod(0o755)
-    https = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MCC_")}
-    env.update({
-        "MCC_STATE_DIR": str(state), "MCC_HTTPS_PORT": str(https), "MCC_HTTP_PORT": str(free_port()),
-        "MCC_PG_PORT": str(free_port()), "MCC_ORTHANC_PORT": str(free_port()),
-        "MCC_SMTP_HOST": "127.0.0.1", "MCC_SMTP_PORT": str(e2e_smtp.port), "MCC_WORKERS": "1",
-        "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
-    })
-    output = state / "launcher.out"
-    with open(output, "wb") as out:
-        process = subprocess.Popen([str(ROOT / "local-dev" / "up"), "--no-install"], env=env, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        banner = _wait_for_banner(process, output)
-        logins = {m[0]: (m[1], m[2]) for m in re.findall(r"^\s+(admin|researcher|health_professional)\s+(\S+)\s+(\S+)$",
-                                                             banner, re.M)}
-        yield LivePlatform(f"https://localhost:{https}", process, logins, output, state)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        shutil.rmtree(state, ignore_errors=True)
+    with scratch_dir("mcc-e2e-") as state:
+        https = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MCC_")}
+        env.update({
+            "MCC_STATE_DIR": str(state), "MCC_HTTPS_PORT": str(https), "MCC_HTTP_PORT": str(free_port()),
+            "MCC_PG_PORT": str(free_port()), "MCC_ORTHANC_PORT": str(free_port()),
+            "MCC_SMTP_HOST": "127.0.0.1", "MCC_SMTP_PORT": str(e2e_smtp.port), "MCC_WORKERS": "1",
+            "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+        })
+        output = state / "launcher.out"
+        with open(output, "wb") as out:
+            process = subprocess.Popen([str(ROOT / "local-dev" / "up"), "--no-install"], env=env, stdout=out,
+                                       stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            banner = _wait_for_banner(process, output)
+            logins = {m[0]: (m[1], m[2]) for m in re.findall(
+                r"^\s+(admin|researcher|health_professional)\s+(\S+)\s+(\S+)$", banner, re.M)}
+            yield LivePlatform(f"https://localhost:{https}", process, logins, output, state)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")

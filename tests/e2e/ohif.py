@@ -64,15 +64,6 @@ _ACTIVE_SERIES_TRACKED = """() => {
 }"""
 
 
-def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
-    """The portal's sign-in page (password only: the demo doctor has no second factor)."""
-    page.goto(f"{base_url}/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: not url.rstrip("/").endswith("/signin"))
-
-
 def quiet_onboarding(page: Page) -> None:
     """Keep OHIF's first-visit tour and "investigational use" banner away from every page this tab loads."""
     page.add_init_script(_QUIET_ONBOARDING)

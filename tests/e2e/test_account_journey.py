@@ -15,13 +15,10 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.portal import new_context, sign_in
 from tests.support.api_client import STRONG_PASSWORD, Mailbox
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-
-
-def _context(browser: Browser, live_platform):
-    return browser.new_context(ignore_https_errors=True, base_url=live_platform.url)
 
 
 def _code_after(secret: str, used: set[str]) -> str:
@@ -33,14 +30,6 @@ def _code_after(secret: str, used: set[str]) -> str:
             used.add(code)
             return code
     raise AssertionError("no fresh TOTP code")
-
-
-def _sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: not url.rstrip("/").endswith("/signin"))
 
 
 def _enrol_totp(page: Page, password: str, used: set[str]) -> str:
@@ -70,7 +59,7 @@ def test_professional_signs_up_enrols_totp_and_is_approved_by_an_admin(browser: 
     email = f"dr-{uuid.uuid4().hex[:8]}@example.org"
     used: set[str] = set()
 
-    doctor = _context(browser, live_platform).new_page()
+    doctor = new_context(browser, live_platform.url).new_page()
     doctor.goto("/signup")
     doctor.get_by_label("Full name").fill("Dr Grace Hopper")
     doctor.get_by_label("Email").fill(email)
@@ -83,7 +72,7 @@ def test_professional_signs_up_enrols_totp_and_is_approved_by_an_admin(browser: 
     doctor.goto(f"/verify-email?token={token}")
     expect(doctor.get_by_text(re.compile("verified", re.I)).first).to_be_visible()
 
-    _sign_in(doctor, email, STRONG_PASSWORD)
+    sign_in(doctor, email, STRONG_PASSWORD)
     expect(doctor.get_by_text("Your account is awaiting approval")).to_be_visible()
 
     doctor.goto("/profile")
@@ -96,7 +85,7 @@ def test_professional_signs_up_enrols_totp_and_is_approved_by_an_admin(browser: 
     secret = _enrol_totp(doctor, STRONG_PASSWORD, used)
     _sign_out(doctor)
 
-    _sign_in(doctor, email, STRONG_PASSWORD)
+    sign_in(doctor, email, STRONG_PASSWORD)
     expect(doctor).to_have_url(re.compile(r"/signin/2fa"))
     doctor.get_by_label("Authentication code").fill(_code_after(secret, used))
     doctor.get_by_role("button", name="Verify").click()
@@ -104,14 +93,14 @@ def test_professional_signs_up_enrols_totp_and_is_approved_by_an_admin(browser: 
 
     # The demo admin must enrol TOTP before admin pages open, then sign in with a code.
     admin_email, admin_password = live_platform.logins["admin"]
-    admin = _context(browser, live_platform).new_page()
-    _sign_in(admin, admin_email, admin_password)
+    admin = new_context(browser, live_platform.url).new_page()
+    sign_in(admin, admin_email, admin_password)
     admin.goto("/admin/certificates")
     expect(admin.get_by_text(re.compile("two-factor", re.I)).first).to_be_visible()
     admin_used: set[str] = set()
     admin_secret = _enrol_totp(admin, admin_password, admin_used)
     _sign_out(admin)
-    _sign_in(admin, admin_email, admin_password)
+    sign_in(admin, admin_email, admin_password)
     admin.get_by_label("Authentication code").fill(_code_after(admin_secret, admin_used))
     admin.get_by_role("button", name="Verify").click()
     admin.get_by_role("link", name="Certificates").click()

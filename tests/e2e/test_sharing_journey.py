@@ -16,17 +16,15 @@ import uuid
 from pathlib import Path
 
 from mcc_local.dicomgen import Patient, ct_series, write_series
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e import ohif
+from tests.e2e.portal import new_context, sign_in
 from tests.support.api_client import STRONG_PASSWORD, AccountFactory, Mailbox
 
 logger = logging.getLogger(__name__)
 SLICES = 8
-
-
-def _context(browser: Browser, origin: str) -> BrowserContext:
-    return browser.new_context(ignore_https_errors=True, base_url=origin, viewport={"width": 1400, "height": 900})
+VIEWPORT = {"width": 1400, "height": 900}
 
 
 def _studies_row(page: Page, tag: str):
@@ -42,12 +40,12 @@ def test_a_shared_case_with_its_measurement_and_its_revocation(browser: Browser,
                        columns=128)
     study_uid = str(series[0].StudyInstanceUID)
     files = write_series(series, tmp_path / "upload")
-    ctx_a, ctx_b = _context(browser, origin), _context(browser, origin)
+    ctx_a, ctx_b = new_context(browser, origin, viewport=VIEWPORT), new_context(browser, origin, viewport=VIEWPORT)
     page_a, page_b = ctx_a.new_page(), ctx_b.new_page()
     ohif.quiet_onboarding(page_b)
     try:
         # B makes a group and adds A to it (the portal's group pages).
-        ohif.sign_in(page_b, origin, b.email, STRONG_PASSWORD)
+        sign_in(page_b, b.email, STRONG_PASSWORD)
         page_b.goto("/groups")
         page_b.get_by_label("Group name").fill(f"Chest team {tag}")
         page_b.get_by_role("button", name="Create group").click()
@@ -57,7 +55,7 @@ def test_a_shared_case_with_its_measurement_and_its_revocation(browser: Browser,
         expect(page_b.get_by_role("table", name="Members")).to_contain_text(a.email)
 
         # A uploads the CT through the portal.
-        ohif.sign_in(page_a, origin, a.email, STRONG_PASSWORD)
+        sign_in(page_a, a.email, STRONG_PASSWORD)
         page_a.goto("/studies")
         upload = page_a.locator("#upload-studies")
         upload.get_by_label("Choose files").set_input_files([str(f) for f in files])

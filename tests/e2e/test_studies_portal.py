@@ -18,17 +18,11 @@ from mcc_local.dicomgen import Patient, ct_series, write_series
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
+from tests.e2e.portal import new_context, sign_in
+
 logger = logging.getLogger(__name__)
 
 SLICES = 12
-
-
-def _sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: not url.rstrip("/").endswith("/signin"))
 
 
 def _viewport_pixels(page: Page, timeout: float = 60.0) -> tuple[np.ndarray, dict]:
@@ -53,8 +47,7 @@ def test_professional_uploads_finds_views_and_deletes_a_study(browser: Browser, 
     study_uid = str(series[0].StudyInstanceUID)
     files = write_series(series, tmp_path / "upload")
 
-    context = browser.new_context(ignore_https_errors=True, base_url=live_platform.url,
-                                  viewport={"width": 1280, "height": 900})
+    context = new_context(browser, live_platform.url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     console: list[str] = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
@@ -62,7 +55,7 @@ def test_professional_uploads_finds_views_and_deletes_a_study(browser: Browser, 
     page.on("response", lambda r: responses.append(f"{r.request.method} {r.url} → {r.status}")
             if "/dicom-web/" in r.url or "/api/studies" in r.url else None)
     try:
-        _sign_in(page, email, password)
+        sign_in(page, email, password)
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Studies").click()
         expect(page).to_have_url(re.compile(r"/studies$"))
         expect(page.get_by_role("heading", name="Studies", exact=True)).to_be_visible()

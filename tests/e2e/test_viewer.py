@@ -19,6 +19,7 @@ from mcc_local.dicomgen import Patient, ct_series
 from PIL import Image
 from playwright.sync_api import Browser, Page
 
+from tests.e2e.portal import new_context
 from tests.support.api_client import AccountFactory, Mailbox
 from tests.support.dicomweb import stow
 
@@ -90,7 +91,7 @@ class Visit:
 @pytest.fixture(scope="module")
 def visit(browser: Browser, platform: Platform, study_uid: str, tmp_path_factory: pytest.TempPathFactory) -> Visit:
     """Open the portal's link to the study, /viewer?StudyInstanceUIDs=…, and wait for the image."""
-    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1280, "height": 900})
+    context = new_context(browser, platform.url, viewport={"width": 1280, "height": 900})
     context.add_cookies(platform.cookies)
     requested: list[str] = []
     answered: list[tuple[str, int]] = []

@@ -17,7 +17,7 @@ from mcc_local.procs import free_port
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-from functions.common.keys import MAGIC, CryptoError, Envelope, LocalKeyProvider
+from functions.common.security.keys import MAGIC, CryptoError, Envelope, LocalKeyProvider
 from orthanc.encrypted_storage import EncryptedStore, StorageError, store_from_configuration
 
 PATIENT_NAME = "SECRET^PATIENT^ZZTOP"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,7 +11,7 @@ from urllib.parse import urlsplit
 import psycopg2
 import pytest
 from mcc_local.postgres import PostgresCluster, PostgresError
-from mcc_local.procs import free_port
+from mcc_local.procs import free_port, scratch_dir
 
 DB, OWNER, PASSWORD = "mcc_test", "mcc_app", "correct horse battery staple"
 
@@ -22,10 +20,8 @@ DB, OWNER, PASSWORD = "mcc_test", "mcc_app", "correct horse battery staple"
 def base_dir() -> Iterator[Path]:
     # pytest's tmp_path lives under a 0700 directory of the current user; when we are root
     # the cluster runs as another OS user, which must be able to traverse to its data dir.
-    path = Path(tempfile.mkdtemp(prefix="mcc-pg-"))
-    path.chmod(0o711)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with scratch_dir("mcc-pg-", mode=0o711) as path:
+        yield path
 
 
 @pytest.fixture(scope="module")

@@ -140,7 +140,7 @@ class AccountFactory:
     def create(self, role: str = "researcher", *, status: str = "active", totp: bool = False) -> Account:
         """A verified, signed-in account; admins are made in the database (no self-service admin)."""
         from functions.auth import accounts
-        from functions.common import db
+        from functions.common.platform import db
 
         email = f"{role}-{uuid.uuid4().hex[:10]}@example.org"
         with db.session_scope() as session:

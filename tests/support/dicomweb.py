@@ -8,6 +8,15 @@ from mcc_local.dicomgen import to_bytes
 
 from functions.dicomweb.multipart import boundary_of, iter_parts
 
+# What WADO-RS is asked for: whole instances, or frames' pixels.
+DICOM_PARTS = 'multipart/related; type="application/dicom"'
+FRAME_PARTS = 'multipart/related; type="application/octet-stream"'
+
+
+def instance_path(ds) -> str:
+    """The WADO-RS path of a stored instance (append /frames/1, /rendered, … for its parts)."""
+    return f"/dicom-web/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}/instances/{ds.SOPInstanceUID}"
+
 
 def multipart(parts: list[bytes], boundary: str = "mcc-test-boundary") -> tuple[bytes, str]:
     body = b"".join(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + p + b"\r\n" for p in parts)

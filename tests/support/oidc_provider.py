@@ -24,7 +24,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +35,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, UserInfo, UserInfoEndpoint
 from flask import Flask, jsonify, request
 from joserfc.jwk import RSAKey
-from werkzeug.serving import BaseWSGIServer, make_server
+from mcc_local.serving import Service, ThreadedWsgiServer
 
 CODE_LIFETIME = 60  # seconds an authorization code stays redeemable
 TOKEN_LIFETIME = 3600  # seconds for access tokens and ID tokens
@@ -259,7 +258,7 @@ class _BearerTokenValidator(BearerTokenValidator):
         return self.provider._tokens.get(token_string)
 
 
-class OIDCProvider:
+class OIDCProvider(Service):
     """A local stand-in OpenID Connect provider (authorization code + PKCE) for tests."""
 
     def __init__(
@@ -282,17 +281,16 @@ class OIDCProvider:
         self._tokens: dict[str, _AccessToken] = {}
         self._used_nonces: set[tuple[str, str]] = set()
         self._lock = threading.Lock()  # one protocol request at a time
-        self._http: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
         self._app = self._create_app()
+        self._http = ThreadedWsgiServer(self._app, name="oidc-provider", poll_interval=0.05)  # quick stop()
 
     # -- public API ---------------------------------------------------------
 
     @property
     def issuer(self) -> str:
-        if self._http is None:
+        if not self._http.running:
             raise RuntimeError("OIDCProvider is not started; call start() first")
-        return f"http://127.0.0.1:{self._http.server_port}"
+        return f"http://127.0.0.1:{self._http.port}"
 
     @property
     def metadata_url(self) -> str:
@@ -314,38 +312,11 @@ class OIDCProvider:
 
     def start(self) -> OIDCProvider:
         """Serve on 127.0.0.1 with an OS-chosen port, in a background thread."""
-        if self._http is not None:
-            return self
-        self._http = make_server("127.0.0.1", 0, self._app, threaded=True)
-        self._thread = threading.Thread(
-            target=self._http.serve_forever,
-            kwargs={"poll_interval": 0.05},  # quick stop()
-            name="oidc-provider",
-            daemon=True,
-        )
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        if self._http is None:
-            return
-        self._http.shutdown()
-        self._http.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._http = None
-        self._thread = None
-
-    def __enter__(self) -> OIDCProvider:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self._http.stop()
 
     # -- wiring -------------------------------------------------------------
 

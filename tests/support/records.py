@@ -10,28 +10,28 @@ from sqlalchemy import Select, select
 
 def scalar(stmt: Select) -> Any:
     """One value from a fresh session (never an object cached by an earlier query)."""
-    from functions.common import db
+    from functions.common.platform import db
 
     with db.session_scope() as session:
         return session.scalar(stmt)
 
 
 def scalars(stmt: Select) -> list[Any]:
-    from functions.common import db
+    from functions.common.platform import db
 
     with db.session_scope() as session:
         return list(session.scalars(stmt))
 
 
 def user_row(email: str):
-    from functions.common.models import User
+    from functions.common.accounts.tables import User
 
     return scalar(select(User).where(User.email == email.lower()))
 
 
 def audit_events(action: str, *, actor_id: str | uuid.UUID | None = None) -> list:
     """Audit rows of one action, oldest first, optionally of one actor."""
-    from functions.common.models import AuditEvent
+    from functions.common.security.audit import AuditEvent
 
     stmt = select(AuditEvent).where(AuditEvent.action == action)
     if actor_id is not None:

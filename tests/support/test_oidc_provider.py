@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -63,6 +64,42 @@ def authorize(
     return location, state
 
 
+@dataclass
+class Grant:
+    """An authorization code the browser brought back to the client, and what the client needs to redeem it."""
+
+    idp: OIDCProvider
+    session: OAuth2Session
+    callback: str
+    state: str
+    verifier: str
+
+    def redeem(self, *, by: OAuth2Session | None = None, verifier: str | None = None,
+               endpoint: str | None = None) -> dict:
+        """The token request (by this grant's client unless `by`), with its PKCE verifier unless told another."""
+        return (by or self.session).fetch_token(
+            endpoint or self.idp.issuer + "/token",
+            authorization_response=self.callback,
+            state=self.state,
+            code_verifier=verifier or self.verifier,
+        )
+
+
+def grant(idp: OIDCProvider, nonce: str, session: OAuth2Session | None = None) -> Grant:
+    """Play the browser through /authorize with a fresh PKCE verifier."""
+    session = session or new_session(idp)
+    verifier = generate_token(48)
+    callback, state = authorize(idp, session, verifier, nonce)
+    return Grant(idp, session, callback, state, verifier)
+
+
+def refused(redeem: Callable[[], object]) -> str:
+    """The OAuth error a token request is refused with."""
+    with pytest.raises(OAuthError) as excinfo:
+        redeem()
+    return excinfo.value.error
+
+
 def test_discovery_document(idp: OIDCProvider) -> None:
     doc = discover(idp)
     OpenIDProviderMetadata(doc).validate()  # authlib's own RFC 8414 / OIDC checks
@@ -90,17 +127,11 @@ def test_discovery_document(idp: OIDCProvider) -> None:
 @pytest.mark.parametrize("auth_method", ["client_secret_basic", "client_secret_post"])
 def test_code_flow_returns_verifiable_id_token(idp: OIDCProvider, auth_method: str) -> None:
     doc = discover(idp)
-    session = new_session(idp, token_endpoint_auth_method=auth_method)
-    verifier, nonce = generate_token(48), generate_token(20)
-    callback, state = authorize(idp, session, verifier, nonce)
-    assert parse_qs(urlsplit(callback).query)["state"] == [state]
+    nonce = generate_token(20)
+    code = grant(idp, nonce, new_session(idp, token_endpoint_auth_method=auth_method))
+    assert parse_qs(urlsplit(code.callback).query)["state"] == [code.state]
 
-    token = session.fetch_token(
-        doc["token_endpoint"],
-        authorization_response=callback,
-        state=state,
-        code_verifier=verifier,
-    )
+    token = code.redeem(endpoint=doc["token_endpoint"])
     assert token["token_type"].lower() == "bearer"
     assert token["access_token"]
 
@@ -129,15 +160,7 @@ def test_code_flow_returns_verifiable_id_token(idp: OIDCProvider, auth_method: s
 
 
 def test_id_token_is_not_signed_by_another_provider(idp: OIDCProvider) -> None:
-    session = new_session(idp)
-    verifier = generate_token(48)
-    callback, state = authorize(idp, session, verifier, "n-1")
-    token = session.fetch_token(
-        idp.issuer + "/token",
-        authorization_response=callback,
-        state=state,
-        code_verifier=verifier,
-    )
+    token = grant(idp, "n-1").redeem()
     with OIDCProvider() as other:
         other_keys = requests.get(other.issuer + "/jwks.json", timeout=5).json()
     (other_key,) = other_keys["keys"]
@@ -147,46 +170,24 @@ def test_id_token_is_not_signed_by_another_provider(idp: OIDCProvider) -> None:
 
 
 def test_reused_code_is_refused(idp: OIDCProvider) -> None:
-    session = new_session(idp)
-    verifier = generate_token(48)
-    callback, state = authorize(idp, session, verifier, "n-2")
-    redeem = dict(authorization_response=callback, state=state, code_verifier=verifier)
-    session.fetch_token(idp.issuer + "/token", **redeem)
+    code = grant(idp, "n-2")
+    code.redeem()
 
-    with pytest.raises(OAuthError) as excinfo:
-        session.fetch_token(idp.issuer + "/token", **redeem)
-    assert excinfo.value.error == "invalid_grant"
+    assert refused(code.redeem) == "invalid_grant"
 
 
 def test_wrong_pkce_verifier_is_refused(idp: OIDCProvider) -> None:
-    session = new_session(idp)
-    callback, state = authorize(idp, session, generate_token(48), "n-3")
+    code = grant(idp, "n-3")
 
-    with pytest.raises(OAuthError) as excinfo:
-        session.fetch_token(
-            idp.issuer + "/token",
-            authorization_response=callback,
-            state=state,
-            code_verifier=generate_token(48),
-        )
-    assert excinfo.value.error == "invalid_grant"
+    assert refused(lambda: code.redeem(verifier=generate_token(48))) == "invalid_grant"
 
 
 def test_expired_code_is_refused(idp: OIDCProvider) -> None:
-    session = new_session(idp)
-    verifier = generate_token(48)
-    callback, state = authorize(idp, session, verifier, "n-8")
-    (code,) = parse_qs(urlsplit(callback).query)["code"]
-    idp._codes[code].expires_at -= 61  # as if the user took over a minute
+    code = grant(idp, "n-8")
+    (value,) = parse_qs(urlsplit(code.callback).query)["code"]
+    idp._codes[value].expires_at -= 61  # as if the user took over a minute
 
-    with pytest.raises(OAuthError) as excinfo:
-        session.fetch_token(
-            idp.issuer + "/token",
-            authorization_response=callback,
-            state=state,
-            code_verifier=verifier,
-        )
-    assert excinfo.value.error == "invalid_grant"
+    assert refused(code.redeem) == "invalid_grant"
 
 
 def test_plain_pkce_is_refused(idp: OIDCProvider) -> None:
@@ -203,18 +204,10 @@ def test_plain_pkce_is_refused(idp: OIDCProvider) -> None:
 
 
 def test_wrong_client_secret_is_refused(idp: OIDCProvider) -> None:
-    verifier = generate_token(48)
-    callback, state = authorize(idp, new_session(idp), verifier, "n-4")
+    code = grant(idp, "n-4")
     intruder = OAuth2Session(idp.client_id, "not-the-secret", redirect_uri=REDIRECT_URI)
 
-    with pytest.raises(OAuthError) as excinfo:
-        intruder.fetch_token(
-            idp.issuer + "/token",
-            authorization_response=callback,
-            state=state,
-            code_verifier=verifier,
-        )
-    assert excinfo.value.error == "invalid_client"
+    assert refused(lambda: code.redeem(by=intruder)) == "invalid_client"
 
 
 def test_unregistered_redirect_uri_gets_400_without_redirect(idp: OIDCProvider) -> None:
@@ -271,17 +264,10 @@ def test_any_loopback_redirect_is_accepted_when_none_registered() -> None:
 
 def test_userinfo_returns_selected_user(idp: OIDCProvider) -> None:
     idp.login_as("bob-2")
-    session = new_session(idp)
-    verifier = generate_token(48)
-    callback, state = authorize(idp, session, verifier, "n-7")
-    session.fetch_token(
-        idp.issuer + "/token",
-        authorization_response=callback,
-        state=state,
-        code_verifier=verifier,
-    )
+    code = grant(idp, "n-7")
+    code.redeem()
 
-    info = session.get(discover(idp)["userinfo_endpoint"], timeout=5).json()
+    info = code.session.get(discover(idp)["userinfo_endpoint"], timeout=5).json()
     assert info == {
         "sub": "bob-2",
         "email": "bob@example.org",

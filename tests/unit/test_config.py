@@ -2,7 +2,7 @@
 
 import pytest
 
-from functions.common.config import ConfigError, get_settings, reset_settings
+from functions.common.platform.config import ConfigError, get_settings, reset_settings
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from functions.common.crypto import CryptoError, Envelope, LocalKeyProvider, normalise
+from functions.common.security.crypto import CryptoError, Envelope, LocalKeyProvider, normalise
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The synthetic series generator: geometry, Hounsfield units, Part 10 round trip, UIDs, crafted cases and the CLI."""
+"""The synthetic series generator: geometry, Hounsfield units, Part 10 round trip, UIDs and the CLI."""
 
 import io
 import subprocess
@@ -8,20 +8,9 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-from mcc_local.dicomgen import (
-    CRAFTED_DATASETS,
-    CT_LANDMARKS_MM,
-    MR_LANDMARKS_MM,
-    Patient,
-    ct_series,
-    main,
-    mr_series,
-    palette_slice,
-    rle_slice,
-    to_bytes,
-    write_series,
-)
-from pydicom.pixels import apply_color_lut, apply_rescale
+from mcc_local.dicomgen import Patient, ct_series, main, mr_series, to_bytes, write_series
+from mcc_local.phantoms import CT_LANDMARKS_MM, MR_LANDMARKS_MM
+from pydicom.pixels import apply_rescale
 from pydicom.uid import UID, CTImageStorage, ExplicitVRLittleEndian, MRImageStorage
 
 LOCAL_DEV = Path(__file__).resolve().parents[2] / "local-dev"
@@ -199,24 +188,12 @@ def test_invalid_arguments_are_refused_naming_them(arguments, named):
         ct_series(patient, **arguments)
 
 
-def test_palette_and_rle_variants_show_the_same_slice(ct):
-    ds = middle(ct)
-    rle = rle_slice(ds)
-    assert rle.file_meta.TransferSyntaxUID.is_encapsulated
-    assert np.array_equal(rle.pixel_array, ds.pixel_array)
-    palette = palette_slice(ds)
-    assert palette.PhotometricInterpretation == "PALETTE COLOR"
-    assert apply_color_lut(palette.pixel_array, palette).shape == (ds.Rows, ds.Columns, 3)
-    assert len({ds.SOPInstanceUID, rle.SOPInstanceUID, palette.SOPInstanceUID}) == 3
-
-
-@pytest.mark.parametrize("name", sorted(CRAFTED_DATASETS))
-def test_crafted_instances_leave_their_base_untouched_and_still_write(ct, name):
-    base = middle(ct)
-    before = to_bytes(base)
-    crafted = CRAFTED_DATASETS[name](base)
-    assert to_bytes(base) == before
-    assert to_bytes(crafted)[128:132] == b"DICM"
+def test_each_modality_gives_its_own_defaults_to_what_is_not_asked():
+    ct = ct_series(Patient(), rows=8, columns=8)
+    mr = mr_series(Patient(), rows=8, columns=8)
+    assert (len(ct), float(ct[0].SliceThickness), "SpacingBetweenSlices" in ct[0]) == (64, 2.5, False)
+    assert (len(mr), float(mr[0].SliceThickness), float(mr[0].SpacingBetweenSlices)) == (24, 5.0, 5.0)
+    assert ct[0].StudyDate == mr[0].StudyDate == "20260115"
 
 
 def test_write_series_writes_one_readable_file_per_instance(tmp_path, ct):

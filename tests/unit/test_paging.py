@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from functions.common.errors import ValidationFailed
 from functions.common.http import paging
+from functions.common.platform.errors import ValidationFailed
 
 
 def test_defaults_and_given_values():

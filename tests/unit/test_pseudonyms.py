@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from mcc_local.dicomgen import Patient, ct_series
 
-from functions.common.blind_index import name_tokens, query_tokens
-from functions.common.config import reset_settings
-from functions.common.pseudonyms import REPLACE, deidentify, pseudonym, restore_dataset, restore_json
+from functions.common.dicom.deidentify import REPLACE, deidentify, pseudonym
+from functions.common.dicom.originals import restore_dataset, restore_json
+from functions.common.platform.config import reset_settings
+from functions.common.security.blind_index import name_tokens, query_tokens
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from functions.common.config import Settings
+from functions.common.platform.config import Settings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 

@@ -5,28 +5,19 @@ import struct
 
 import pydicom
 import pytest
-from mcc_local.dicomgen import (
-    CRAFTED_DATASETS,
-    Patient,
-    crafted_not_dicom_file,
-    crafted_truncated_file,
-    ct_series,
-    mr_series,
-    palette_slice,
-    rle_slice,
-    to_bytes,
-)
+from mcc_local.dicomgen import Patient, ct_series, mr_series, to_bytes
 from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate, encapsulate_extended
 from pydicom.uid import JPEGLSLossless, RLELossless
 
-from functions.common.validation import (
+from functions.common.dicom.validation import (
     DEFAULT_TRANSFER_SYNTAXES,
     FailureReason,
     InstanceRejected,
     check_instance,
     parse_part10,
 )
+from tests.support.crafted_dicom import CRAFTED_DATASETS, not_dicom_file, palette_slice, rle_slice, truncated_file
 
 OUT_OF_RESOURCES = FailureReason.OUT_OF_RESOURCES
 DOES_NOT_MATCH = FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS
@@ -37,7 +28,7 @@ SOP_CLASS = FailureReason.SOP_CLASS_NOT_SUPPORTED
 # pydicom warns (and logs) as it reads hostile input; for the tests that feed it some, that is expected noise.
 hostile_input = pytest.mark.filterwarnings("ignore::UserWarning")
 
-# Every crafted instance of mcc_local.dicomgen, the reason it is refused for and the attribute named.
+# Every crafted instance of tests/support/crafted_dicom.py, the reason it is refused for and the attribute named.
 CRAFTED_EXPECTATIONS = {
     "pixel_data_too_short": (DOES_NOT_MATCH, "PixelData"),
     "pixel_data_too_long": (DOES_NOT_MATCH, "PixelData"),
@@ -177,7 +168,7 @@ def test_short_pixel_data_message_gives_both_lengths(ct_slice):
 
 
 def test_non_dicom_file_is_not_understood():
-    error = parse_refusal(crafted_not_dicom_file())
+    error = parse_refusal(not_dicom_file())
     assert error.failure_reason == CANNOT_UNDERSTAND
     assert error.message.startswith("not a DICOM Part 10 file: ")
 
@@ -188,7 +179,7 @@ def test_tiny_inputs_are_not_understood(data):
 
 
 def test_truncated_file_is_not_understood_naming_the_cut_element(ct_slice):
-    assert_refused(parse_refusal(crafted_truncated_file(ct_slice)), CANNOT_UNDERSTAND, "PixelData")
+    assert_refused(parse_refusal(truncated_file(ct_slice)), CANNOT_UNDERSTAND, "PixelData")
 
 
 @hostile_input

@@ -1,0 +1,215 @@
+"""The one permission model: may user U do action A on resource R?
+
+Every function asks here (gateway, studies, sharing, models, inference). Access comes from
+ownership, a direct share, or a share with a group the user belongs to; for models also from a
+published version. Lists are filtered in SQL (`visible_studies`, `visible_models`), never by
+loading rows and filtering in Python, and every request asks again: a revoked share or a removed
+group member loses access on the very next request.
+
+Rules beyond the share rows:
+- patient data is for active researchers and health professionals only; admins manage accounts
+  and see no study by role alone;
+- a study shared to someone of the other role (through a mixed group) stays invisible to them:
+  health professionals' studies reach health professionals, researchers' studies researchers;
+- models are shared with researchers; a published version may be run by every active health
+  professional.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import Select, and_, exists, literal, or_, select
+from sqlalchemy.orm import Session
+
+from functions.common.access.tables import GroupMember, ModelShare, StudyShare
+from functions.common.accounts.tables import User
+from functions.common.ai_models.tables import AiModel, ModelVersion
+from functions.common.dicom.index import Study
+from functions.common.platform.errors import Forbidden, NotFound
+from functions.common.security.tokens import Principal
+
+PATIENT_DATA_ROLES = ("researcher", "health_professional")
+SCOPES = ("all", "mine", "shared")  # of a list: everything I may see, what I own, what others share with me
+
+
+class Action(enum.StrEnum):
+    READ = "read"          # search, view metadata, retrieve
+    STORE = "store"        # add instances to the study (measurements, annotations, AI results)
+    DELETE = "delete"
+    SHARE = "share"        # see and change who has access
+
+
+class ModelAction(enum.StrEnum):
+    USE = "use"            # run it
+    EDIT = "edit"          # change its information and code (new versions)
+    SHARE = "share"
+    PUBLISH = "publish"
+
+
+STUDY_ACTIONS: dict[str, tuple[Action, ...]] = {
+    "owner": (Action.READ, Action.STORE, Action.DELETE, Action.SHARE),
+    "contribute": (Action.READ, Action.STORE),
+    "read": (Action.READ,),
+}
+MODEL_ACTIONS: dict[str, tuple[ModelAction, ...]] = {
+    "owner": (ModelAction.USE, ModelAction.EDIT, ModelAction.SHARE, ModelAction.PUBLISH),
+    "edit": (ModelAction.USE, ModelAction.EDIT),
+    "use": (ModelAction.USE,),
+    "published": (ModelAction.USE,),
+}
+_RANK = {"read": 1, "use": 1, "contribute": 2, "edit": 2}
+
+
+def has_patient_data_access(principal: Principal) -> bool:
+    """An active researcher or health professional: admins and pending or rejected accounts see no patient data."""
+    return principal.role in PATIENT_DATA_ROLES and principal.status == "active"
+
+
+def require_patient_data_access(principal: Principal) -> None:
+    """As `has_patient_data_access`, refusing with the reason."""
+    if principal.role not in PATIENT_DATA_ROLES:
+        raise Forbidden("This account has no access to patient data.", code="no_patient_data_access")
+    if principal.status != "active":
+        raise Forbidden("Your account is awaiting approval; studies open once an administrator approves it.",
+                        code="account_pending")
+
+
+def my_groups(user_id: uuid.UUID) -> Select:
+    return select(GroupMember.group_id).where(GroupMember.user_id == user_id)
+
+
+def _granted_to(share, user_id: uuid.UUID):
+    """The share row names the user, or a group the user is a member of (now)."""
+    return or_(share.user_id == user_id, share.group_id.in_(my_groups(user_id)))
+
+
+def _same_role_owner(owner_col, role: str):
+    return owner_col.in_(select(User.id).where(User.role == role))
+
+
+def _scoped(scope: str, mine, others):
+    """A list's condition: `mine`, `shared` (others', granted to me) or `all` (either)."""
+    return {"mine": mine, "shared": and_(~mine, others), "all": or_(mine, others)}[scope]
+
+
+def _best_share(db: Session, level_col, of_resource, principal: Principal) -> str | None:
+    """The highest level among the shares of one resource granted to the caller or their groups."""
+    table = level_col.class_
+    levels = db.scalars(select(level_col).where(of_resource, _granted_to(table, principal.user_id))).all()
+    return max(levels, key=_RANK.__getitem__, default=None)
+
+
+# ------------------------------------------------------------------------------------------ studies
+
+def shared_study_ids(principal: Principal) -> Select:
+    """Ids of studies shared with the caller (directly or through a group), owned by someone of their role."""
+    return (select(StudyShare.study_id).join(Study, Study.id == StudyShare.study_id)
+            .where(_granted_to(StudyShare, principal.user_id),
+                   _same_role_owner(Study.owner_id, principal.role)))
+
+
+def visible_studies(principal: Principal, scope: str = "all") -> Select:
+    """Studies the caller may read, as a query to refine (filters, order, paging). `scope`: all, mine, shared."""
+    mine = Study.owner_id == principal.user_id
+    shared = Study.id.in_(shared_study_ids(principal))
+    return select(Study).where(_scoped(scope, mine, shared))
+
+
+def study_access(db: Session, principal: Principal, study: Study) -> str | None:
+    """"owner", "contribute", "read" or None: the caller's best access to the study right now."""
+    if not has_patient_data_access(principal):
+        return None
+    if study.owner_id == principal.user_id:
+        return "owner"
+    owner_role = db.scalar(select(User.role).where(User.id == study.owner_id))
+    if owner_role != principal.role:
+        return None
+    return _best_share(db, StudyShare.level, StudyShare.study_id == study.id, principal)
+
+
+def can(db: Session, principal: Principal, action: Action, study: Study) -> bool:
+    return action in STUDY_ACTIONS.get(study_access(db, principal, study) or "", ())
+
+
+def study_for(db: Session, principal: Principal, study_uid: str, action: Action) -> Study:
+    """The study if the caller may do `action` on it; unknown and forbidden answer alike (404)."""
+    study = db.scalar(select(Study).where(Study.study_uid == study_uid))
+    if study is None or not can(db, principal, action, study):
+        raise NotFound("No such study.")
+    return study
+
+
+def access_to_studies(db: Session, principal: Principal, studies: list[Study]) -> dict[uuid.UUID, str]:
+    """`study_access` for a page of studies the caller may read (from `visible_studies`), in one query."""
+    access = {s.id: "owner" for s in studies if s.owner_id == principal.user_id}
+    others = [s.id for s in studies if s.id not in access]
+    if others:
+        rows = db.execute(select(StudyShare.study_id, StudyShare.level)
+                          .where(StudyShare.study_id.in_(others), _granted_to(StudyShare, principal.user_id)))
+        for study_id, level in rows:
+            if _RANK[level] > _RANK.get(access.get(study_id, ""), 0):
+                access[study_id] = level
+    return access
+
+
+def may_store_into(db: Session, principal: Principal, study: Study | None) -> bool:
+    """May the caller add instances to this study? A new study (None) becomes theirs; an existing one
+    needs ownership or `contribute`. Ingest asks before an upload and again under the study's lock."""
+    if study is None:
+        return has_patient_data_access(principal)
+    return can(db, principal, Action.STORE, study)
+
+
+def may_store(principal: Principal) -> Callable[[Session, Study | None], bool]:
+    """`may_store_into` for one caller: the check an `Ingest` runs."""
+    return lambda db, study: may_store_into(db, principal, study)
+
+
+# ------------------------------------------------------------------------------------------- models
+
+def _published(model_id_col):
+    return exists().where(ModelVersion.model_id == model_id_col, ModelVersion.published)
+
+
+def visible_models(principal: Principal, scope: str = "all") -> Select:
+    """Models the caller may at least use. `scope`: all, mine, shared (shared with me or published)."""
+    if not has_patient_data_access(principal):
+        return select(AiModel).where(literal(False))
+    mine = AiModel.owner_id == principal.user_id
+    if principal.role == "researcher":
+        shared = AiModel.id.in_(select(ModelShare.model_id).where(_granted_to(ModelShare, principal.user_id)))
+        others = and_(shared, _same_role_owner(AiModel.owner_id, "researcher"))
+    else:  # health professionals run published versions
+        others = _published(AiModel.id)
+    return select(AiModel).where(_scoped(scope, mine, others))
+
+
+def model_access(db: Session, principal: Principal, model: AiModel) -> str | None:
+    """"owner", "edit", "use", "published" or None."""
+    if not has_patient_data_access(principal):
+        return None
+    if model.owner_id == principal.user_id:
+        return "owner"
+    if principal.role == "researcher":
+        return _best_share(db, ModelShare.level, ModelShare.model_id == model.id, principal)
+    published = db.scalar(select(_published(literal(model.id))))
+    return "published" if published else None
+
+
+def can_model(db: Session, principal: Principal, action: ModelAction, model: AiModel) -> bool:
+    return action in MODEL_ACTIONS.get(model_access(db, principal, model) or "", ())
+
+
+def model_for(db: Session, principal: Principal, model_id: uuid.UUID | str, action: ModelAction) -> AiModel:
+    """The model if the caller may do `action` on it; unknown and forbidden answer alike (404)."""
+    try:
+        model = db.get(AiModel, uuid.UUID(str(model_id)))
+    except ValueError:
+        model = None
+    if model is None or not can_model(db, principal, action, model):
+        raise NotFound("No such model.")
+    return model
+

@@ -1,0 +1,1 @@
+"""AI models: the model and version tables that sharing and publication use (the models issue extends them)."""

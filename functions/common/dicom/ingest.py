@@ -1,0 +1,376 @@
+"""Ingest: how DICOM instances enter the platform, whichever door they came through (STOW-RS, a zip
+import, the demo loader). Validation happens before; this stores each instance all or nothing.
+
+One `Ingest` per request, pipelined: while the archive stores earlier instances (a few upload
+threads; Orthanc stores concurrent requests in parallel), the request thread parses and
+pseudonymises the next ones. Finished uploads are indexed in batches, one transaction each, so
+an instance is either in the archive *and* the index or in neither:
+
+- before an upload: the permission model must let the uploader store into the study (`may_store`:
+  a new study becomes theirs; an existing one needs ownership or `contribute`);
+- a retry of an instance already stored in the same study succeeds (the archive answers "already
+  stored", the index keeps its row); the same SOP Instance UID in another study fails;
+- after it: the batch's index rows are written under the study row lock, asking `may_store` again
+  (another user may have created the study in the meantime); whatever cannot be indexed is removed
+  from the archive again if this upload created it, and reported failed;
+- nothing is created before an instance is stored, so a request whose instances all fail leaves
+  no study, series or patient row behind.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import io
+import logging
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydicom import Dataset
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from functions.common.dicom import originals as sealed_originals
+from functions.common.dicom.deidentify import deidentify
+from functions.common.dicom.index import Instance, Patient, Series, Study
+from functions.common.dicom.originals import Originals
+from functions.common.dicom.orthanc import orthanc
+from functions.common.dicom.validation import FailureReason, InstanceRejected
+from functions.common.platform.errors import ServiceUnavailable
+from functions.common.security import audit
+from functions.common.security.blind_index import name_tokens
+from functions.common.security.crypto import keyed_hash
+
+log = logging.getLogger(__name__)
+
+UPLOADS = 3                    # concurrent stores into the archive per request
+WINDOW_BYTES = 64 << 20        # instances held in memory while they upload (at least one)
+WINDOW_INSTANCES = 16
+INDEX_BATCH = 16               # finished uploads indexed per transaction
+
+NOT_YOURS = "this StudyInstanceUID belongs to a study you may not add to"
+MayStore = Callable[[Session, Study | None], bool]  # the permission model's answer (None: a new study)
+
+
+@dataclass
+class Outcome:
+    """What became of one instance handed to `Ingest.add`."""
+
+    tag: Any
+    study_uid: str
+    series_uid: str
+    sop_uid: str
+    sop_class_uid: str
+    error: InstanceRejected | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class _Header:
+    """What the index needs of an instance, taken before pseudonymisation replaces it."""
+
+    patient_id_hash: str
+    name_tokens: list[str]
+    study_date: dt.date | None
+    study_time: str | None
+    study_description: str | None
+    modality: str | None
+    series_number: int | None
+    series_description: str | None
+
+    @classmethod
+    def of(cls, ds: Dataset) -> _Header:
+        number = ds.get("SeriesNumber")
+        return cls(keyed_hash(str(ds.get("PatientID", "")), purpose="patient-id"),
+                   name_tokens(str(ds.get("PatientName", ""))), _date(ds.get("StudyDate")),
+                   str(ds.get("StudyTime", ""))[:16] or None, str(ds.get("StudyDescription", ""))[:64] or None,
+                   str(ds.get("Modality", "")) or None, int(number) if number not in (None, "") else None,
+                   str(ds.get("SeriesDescription", ""))[:64] or None)
+
+
+@dataclass
+class _Upload:
+    outcome: Outcome
+    header: _Header
+    originals: Originals             # the replaced attributes, sealed under the study key at index time
+    size: int
+    future: Future
+    archive_id: str | None = None
+    created_in_archive: bool = False
+
+
+@dataclass
+class _Batch:
+    studies: dict[str, Study] = field(default_factory=dict)
+    series: dict[str, Series] = field(default_factory=dict)
+    created_series: set[uuid.UUID] = field(default_factory=set)
+
+    @property
+    def studies_by_id(self) -> dict[uuid.UUID, Study]:
+        return {s.id: s for s in self.studies.values()}
+
+
+class Ingest:
+    """Store instances for `uploader_id` (the owner of studies it creates, the author of every instance);
+    call `add` for each, then `finish` for their outcomes. `may_store` is the permission model's check."""
+
+    def __init__(self, db: Session, uploader_id: uuid.UUID, *, may_store: MayStore) -> None:
+        self.db = db
+        self.uploader_id = uploader_id
+        self.may_store = may_store
+        self.outcomes: list[Outcome] = []
+        self._uploads: collections.deque[_Upload] = collections.deque()
+        self._finished: list[_Upload] = []
+        self._held_bytes = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._may_store_into: dict[str, bool] = {}   # study uid -> may this uploader add to it
+
+    def __enter__(self) -> Ingest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------------------------- intake
+
+    def add(self, ds: Dataset, *, tag: Any = None) -> None:
+        """Queue one validated instance; its outcome is known after `finish`."""
+        outcome = Outcome(tag, str(ds.StudyInstanceUID), str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID),
+                          str(ds.SOPClassUID))
+        self.outcomes.append(outcome)
+        try:
+            self._check_study(outcome.study_uid)
+            header, originals, data = _pseudonymised(ds)
+        except InstanceRejected as e:
+            outcome.error = e
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(UPLOADS, thread_name_prefix="archive-upload")
+        future = self._pool.submit(_archive, data)
+        self._uploads.append(_Upload(outcome, header, originals, len(data), future))
+        self._held_bytes += len(data)
+        self._collect(wait=self._held_bytes > WINDOW_BYTES or len(self._uploads) > WINDOW_INSTANCES)
+
+    def finish(self) -> list[Outcome]:
+        """Wait for every upload, index what was stored; the outcomes in the order instances were added."""
+        while self._uploads:
+            self._collect(wait=True)
+        self._index_finished()
+        self.close()
+        return self.outcomes
+
+    def close(self) -> None:
+        """Stop without indexing (an error in the caller): whatever was uploaded is removed again."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)  # uploads under way finish first
+            self._pool = None
+        for upload in list(self._uploads) + self._finished:
+            if not upload.future.cancelled() and upload.future.exception() is None:
+                archive_id, created = upload.future.result()
+                if created:
+                    orthanc().delete_instance(archive_id)
+        self._uploads.clear()
+        self._finished.clear()
+
+    # ------------------------------------------------------------------------------ before upload
+
+    def _check_study(self, study_uid: str) -> None:
+        if study_uid not in self._may_store_into:
+            study = self.db.scalar(select(Study).where(Study.study_uid == study_uid))
+            self._may_store_into[study_uid] = self.may_store(self.db, study)
+        if not self._may_store_into[study_uid]:
+            raise InstanceRejected(FailureReason.NOT_AUTHORIZED, NOT_YOURS)
+
+    # ------------------------------------------------------------------------------- after upload
+
+    def _collect(self, *, wait: bool) -> None:
+        """Move finished uploads (in order) to the index queue; with `wait`, at least the oldest."""
+        while self._uploads and (wait or self._uploads[0].future.done()):
+            upload = self._uploads.popleft()
+            wait = False
+            try:
+                upload.archive_id, upload.created_in_archive = upload.future.result()
+            except ServiceUnavailable:
+                upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, "the image archive could "
+                                                        "not store the instance; nothing was kept, try again")
+            self._held_bytes -= upload.size
+            if upload.outcome.error is None:
+                self._finished.append(upload)
+        if len(self._finished) >= INDEX_BATCH:
+            self._index_finished()
+
+    def _index_finished(self) -> None:
+        batch, self._finished = self._finished, []
+        if not batch:
+            return
+        try:
+            self._index(batch)
+            self.db.commit()
+        except Exception:
+            self.db.rollback()
+            log.exception("indexing stored instances failed; removing them from the archive")
+            for upload in batch:
+                if upload.outcome.error is None:
+                    upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, "the instance could "
+                                                            "not be indexed; nothing was kept, try again")
+        for upload in batch:
+            if upload.outcome.error is not None and upload.created_in_archive:
+                orthanc().delete_instance(upload.archive_id)
+
+    def _index(self, batch: list[_Upload]) -> None:
+        """One transaction: lock or create each study and series, then the instance rows and counters."""
+        rows = _Batch()
+        for study_uid in sorted({u.outcome.study_uid for u in batch}):  # one lock order: no deadlocks
+            first = next(u for u in batch if u.outcome.study_uid == study_uid)
+            study = self._lock_study(study_uid, first.header)
+            if not self.may_store(self.db, study):
+                for u in batch:
+                    if u.outcome.study_uid == study_uid:
+                        u.outcome.error = InstanceRejected(FailureReason.NOT_AUTHORIZED,
+                                                           NOT_YOURS)
+                continue
+            rows.studies[study_uid] = study
+        keys = {uid: sealed_originals.study_key(study) for uid, study in rows.studies.items()}
+        values, indexed, per_series, per_study = [], [], collections.Counter(), collections.Counter()
+        modalities: dict[str, set[str]] = collections.defaultdict(set)
+        for upload in batch:
+            o = upload.outcome
+            if o.error is not None:
+                continue
+            study = rows.studies[o.study_uid]
+            series = rows.series.get(o.series_uid) or self._series(study, o.series_uid, upload.header, rows)
+            if series is None:
+                o.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                                           "this SeriesInstanceUID belongs to another study")
+                continue
+            key = keys[o.study_uid]
+            indexed.append(upload)
+            values.append({"id": uuid.uuid4(), "sop_uid": o.sop_uid, "series_pk": series.id,
+                           "sop_class_uid": o.sop_class_uid, "orthanc_id": upload.archive_id, "size": upload.size,
+                           "author_id": self.uploader_id,
+                           "originals_enc": sealed_originals.seal(key, upload.originals, study_uid=o.study_uid,
+                                                                  sop_uid=o.sop_uid)})
+            if study.originals_enc is None:
+                study.originals_enc = sealed_originals.seal(key, upload.originals, study_uid=study.study_uid)
+            if upload.header.modality:
+                modalities[o.study_uid].add(upload.header.modality)
+        inserted = set(self.db.scalars(insert(Instance).values(values)
+                                       .on_conflict_do_nothing(index_elements=["sop_uid"])
+                                       .returning(Instance.id))) if values else set()
+        for row, upload in zip(values, indexed, strict=True):
+            if row["id"] in inserted:
+                per_series[row["series_pk"]] += 1
+                per_study[upload.outcome.study_uid] += 1
+            elif self._indexed_in_its_study(upload.outcome):  # a retry, or sent twice: the index has it already
+                upload.created_in_archive = False  # the archive's copy is the indexed one: never remove it
+            else:  # the archive kept it under this study: removed again below
+                upload.outcome.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
+                                                        "this SOPInstanceUID is already stored in another study")
+        for series_pk, n in per_series.items():
+            self.db.execute(update(Series).where(Series.id == series_pk)
+                            .values(num_instances=Series.num_instances + n))
+        for study_uid, n in per_study.items():
+            study = rows.studies[study_uid]
+            study.num_instances += n
+            study.modalities = sorted({*study.modalities, *modalities[study_uid]})
+        self._drop_empty(rows, per_series)
+
+    def _drop_empty(self, rows: _Batch, per_series: collections.Counter) -> None:
+        """Rows this batch created for instances that all failed go again: no empty study or series."""
+        for series in rows.series.values():
+            if series.id in rows.created_series and not per_series[series.id]:
+                self.db.delete(series)
+                rows.studies_by_id[series.study_pk].num_series -= 1
+        for study in rows.studies.values():
+            if study.num_instances == 0:
+                patient_pk = study.patient_pk
+                self.db.delete(study)
+                self.db.flush()
+                if not self.db.scalar(select(Study.id).where(Study.patient_pk == patient_pk).limit(1)):
+                    self.db.execute(delete(Patient).where(Patient.id == patient_pk))
+
+    def _indexed_in_its_study(self, outcome: Outcome) -> bool:
+        """Whether the index holds this SOP Instance UID in the outcome's own study (not another one)."""
+        stored_in = self.db.scalar(select(Study.study_uid).join(Series, Series.study_pk == Study.id)
+                                   .join(Instance, Instance.series_pk == Series.id)
+                                   .where(Instance.sop_uid == outcome.sop_uid))
+        return stored_in == outcome.study_uid
+
+    def _lock_study(self, study_uid: str, header: _Header) -> Study:
+        """The study row, created with a fresh data key if new, locked until the batch commits."""
+        study = self.db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
+        if study is not None:
+            return study
+        pid_hash = header.patient_id_hash
+        owner = self.uploader_id
+        self.db.execute(insert(Patient).values(id=uuid.uuid4(), owner_id=owner, patient_id_hash=pid_hash)
+                        .on_conflict_do_nothing())
+        patient_pk = self.db.scalar(select(Patient.id).where(Patient.owner_id == owner,
+                                                            Patient.patient_id_hash == pid_hash))
+        wrapped = sealed_originals.new_study_key()
+        self.db.execute(insert(Study).values(
+            id=uuid.uuid4(), study_uid=study_uid, owner_id=owner, patient_pk=patient_pk,
+            patient_id_hash=pid_hash, name_tokens=header.name_tokens, study_date=header.study_date,
+            study_time=header.study_time, modalities=[], description=header.study_description, num_series=0,
+            num_instances=0, key_kek_id=wrapped.kek_id, key_wrapped=wrapped.wrapped,
+        ).on_conflict_do_nothing())
+        return self.db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
+
+    def _series(self, study: Study, series_uid: str, header: _Header, rows: _Batch) -> Series | None:
+        created = self.db.scalar(insert(Series).values(
+            id=uuid.uuid4(), series_uid=series_uid, study_pk=study.id, modality=header.modality,
+            series_number=header.series_number, description=header.series_description, num_instances=0,
+        ).on_conflict_do_nothing().returning(Series.id))
+        if created is not None:
+            study.num_series += 1
+            rows.created_series.add(created)
+        series = self.db.scalar(select(Series).where(Series.series_uid == series_uid))
+        if series.study_pk != study.id:
+            return None
+        rows.series[series_uid] = series
+        return series
+
+
+def _pseudonymised(ds: Dataset) -> tuple[_Header, Originals, bytes]:
+    """The index's view of the instance, its identifying originals, and the pseudonymised Part 10 file.
+
+    Elements are decoded only here, as they are read (parsing checked their structure): the others
+    reach the archive byte for byte. A value that cannot be decoded refuses the instance.
+    """
+    try:
+        header = _Header.of(ds)
+        originals = deidentify(ds)
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+    except Exception as e:  # noqa: BLE001 - pydicom raises many types on malformed values; all mean the same
+        raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"an attribute cannot be decoded: {e}") from e
+    return header, originals, buf.getvalue()
+
+
+def _archive(data: bytes) -> tuple[str, bool]:
+    """Store one instance in the archive: its id there, and whether this call created it."""
+    return orthanc().store_instance(data)
+
+
+def _date(value: Any) -> dt.date | None:
+    text = str(value or "")
+    try:
+        return dt.datetime.strptime(text[:8], "%Y%m%d").date() if len(text) >= 8 else None
+    except ValueError:
+        return None
+
+
+def audit_stored(db: Session, *, actor_id: uuid.UUID, client_ip: str | None, outcomes: list[Outcome]) -> None:
+    """One audit record per study that received instances in one request (not one per instance)."""
+    counts = collections.Counter(o.study_uid for o in outcomes if o.stored)
+    for study_uid, count in counts.items():
+        audit.record(db, "study_store", actor_id=actor_id, client_ip=client_ip, target=f"study:{study_uid}",
+                     details={"instances": count})
+

@@ -1,0 +1,1 @@
+"""Platform plumbing: settings, the database and migrations, errors, logs, mail and object storage."""

@@ -1,0 +1,81 @@
+"""The database: engine, sessions, the declarative base and the column helpers every table uses."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import uuid
+from collections.abc import Iterator
+from typing import TypeVar
+
+from sqlalchemy import DateTime, create_engine, func, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from functions.common.platform.config import get_settings
+from functions.common.platform.errors import NotFound
+
+T = TypeVar("T")
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table the platform owns."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def timestamp(nullable: bool = False, default: bool = False) -> Mapped:
+    return mapped_column(
+        DateTime(timezone=True), nullable=nullable, server_default=func.now() if default else None
+    )
+
+
+@functools.cache
+def engine_for(url: str) -> Engine:
+    """One pooled engine per database URL per process."""
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True)
+
+
+def engine() -> Engine:
+    return engine_for(get_settings().database_url)
+
+
+def new_session() -> Session:
+    return sessionmaker(bind=engine(), expire_on_commit=False)()
+
+
+@contextlib.contextmanager
+def session_scope() -> Iterator[Session]:
+    """A unit of work: commit on success, roll back on any error, always close."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_or_404(session: Session, model: type[T], row_id: uuid.UUID, *, what: str) -> T:
+    """The row with this id, or 404 (routes parse ids with the `uuid` converter, which answers a malformed one
+    with the same 404)."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"No such {what}.")
+    return row
+
+
+def ping() -> None:
+    """Raise if the database is unreachable (used by /readyz)."""
+    with engine().connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -1,0 +1,170 @@
+"""The append-only, hash-chained audit log of security events.
+
+`record` appends one event in the caller's transaction. `record_once` is for reads that come in
+bursts (a viewer fetching hundreds of frames of one study): one event per access and window,
+decided in PostgreSQL so that every worker and instance of the platform together write one row;
+each process remembers the windows it saw, so a burst costs the database one query per process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, String, select, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from functions.common.platform.db import Base, timestamp, utcnow
+
+
+class AuditEvent(Base):
+    """Append-only security log; each row's hash covers the previous row's hash."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = timestamp()
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    actor_email: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str | None] = mapped_column(String(200))
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    details: Mapped[dict] = mapped_column(JSONB, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditWindow(Base):
+    """Until when an access (a keyed digest of who, what, from where) counts as already recorded."""
+
+    __tablename__ = "audit_windows"
+    __table_args__ = (Index("ix_audit_windows_until", "until"),)
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[dt.datetime] = timestamp()
+
+
+GENESIS = "0" * 64
+_LOCK_KEY = 0x4D4343_41554454  # "MCC AUDT": serialises appends so the chain has one order
+
+
+def _digest(prev_hash: str, event: AuditEvent) -> str:
+    payload = json.dumps(
+        {
+            "prev": prev_hash,
+            "at": event.at.isoformat(),
+            "actor_id": str(event.actor_id) if event.actor_id else None,
+            "actor_email": event.actor_email,
+            "action": event.action,
+            "target": event.target,
+            "client_ip": event.client_ip,
+            "outcome": event.outcome,
+            "details": event.details,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def record(
+    db: Session,
+    action: str,
+    *,
+    outcome: str = "success",
+    actor_id: uuid.UUID | None = None,
+    actor_email: str | None = None,
+    target: str | None = None,
+    client_ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction, chained to the newest row."""
+    db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    prev = db.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
+    event = AuditEvent(
+        at=utcnow(), actor_id=actor_id, actor_email=actor_email, action=action, target=target,
+        client_ip=client_ip, outcome=outcome, details=details or {}, prev_hash=prev,
+    )
+    event.hash = _digest(prev, event)
+    db.add(event)
+    db.flush()
+    return event
+
+
+def verify_chain(db: Session) -> tuple[bool, int, int | None]:
+    """Walk the chain; return (intact, rows checked, id of the first row that does not match)."""
+    prev = GENESIS
+    checked = 0
+    for event in db.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)):
+        if event.prev_hash != prev or _digest(prev, event) != event.hash:
+            return False, checked, event.id
+        prev = event.hash
+        checked += 1
+    return True, checked, None
+
+
+# ------------------------------------------------------------------------------- bursts of reads
+
+_OPEN_WINDOW = text("""
+    INSERT INTO audit_windows (key, until) VALUES (:key, now() + make_interval(secs => :seconds))
+    ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE audit_windows.until <= now()
+    RETURNING extract(epoch FROM until - now())
+""")  # a row comes back only when this call opened the window (new, or the old one had passed)
+_REMAINING = text("SELECT extract(epoch FROM until - now()) FROM audit_windows WHERE key = :key")
+_PURGE_EVERY = 3600.0  # seconds between removals of long-closed windows, per process
+
+
+class _SeenWindows:
+    """This process's memory of open windows: key → monotonic deadline."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.deadlines: dict[str, float] = {}
+        self.next_purge = 0.0
+
+    def open(self, key: str) -> bool:
+        with self.lock:
+            return self.deadlines.get(key, 0.0) > time.monotonic()
+
+    def remember(self, key: str, seconds: float) -> None:
+        with self.lock:
+            if len(self.deadlines) > 50_000:
+                self.deadlines.clear()
+            self.deadlines[key] = time.monotonic() + seconds
+
+    def purge_due(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            if now < self.next_purge:
+                return False
+            self.next_purge = now + _PURGE_EVERY
+            return True
+
+
+_seen = _SeenWindows()
+
+
+def record_once(db: Session, action: str, *, window: float, actor_id: uuid.UUID, client_ip: str | None,
+                target: str, details: dict[str, Any], seen: _SeenWindows | None = None) -> bool:
+    """Record the event unless the same actor, action, target, details and address were recorded in the
+    last `window` seconds, by any process; True when it was recorded. `seen` stands for another process."""
+    seen = seen or _seen
+    identity = json.dumps([action, str(actor_id), client_ip, target, details], sort_keys=True)
+    key = hashlib.sha256(identity.encode()).hexdigest()
+    if seen.open(key):
+        return False
+    if seen.purge_due():
+        db.execute(text("DELETE FROM audit_windows WHERE until < now() - interval '1 hour'"))
+    opened = db.scalar(_OPEN_WINDOW, {"key": key, "seconds": window})
+    remaining = opened if opened is not None else db.scalar(_REMAINING, {"key": key})
+    seen.remember(key, float(remaining or 0))
+    if opened is not None:
+        record(db, action, actor_id=actor_id, client_ip=client_ip, target=target, details=details)
+    return opened is not None
