@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from mcc_local.archive import encrypted_orthanc
+from mcc_local.launcher import OWNER_ROLE, RUNTIME_ROLE
 from mcc_local.origin import PathOnlyRequestLog
 from mcc_local.orthanc import OrthancServer
 from mcc_local.postgres import PostgresCluster
@@ -17,6 +18,7 @@ from mcc_local.procs import free_port, scratch_dir
 from mcc_local.serving import ThreadedWsgiServer
 from mcc_local.smtp_sink import SmtpSink
 from mcc_local.tls import ensure_self_signed_cert
+from sqlalchemy.engine import Engine
 
 from tests.support.api_client import ApiClient, Mailbox
 from tests.support.oidc_provider import OIDCProvider
@@ -64,12 +66,15 @@ def archive(state_dir: Path) -> Iterator[OrthancServer]:
 def platform_env(
     state_dir: Path, postgres: PostgresCluster, smtp: SmtpSink, oidc_provider: OIDCProvider, archive: OrthancServer
 ) -> Iterator[dict[str, str]]:
-    """Configure this process as the functions would be configured, and migrate the database."""
-    password = secrets.token_urlsafe(16)
-    postgres.ensure_database("mcc", "mcc", password)
+    """Configure this process as the functions would be configured (connecting as the runtime role), and
+    migrate the database as its owner, as the launcher does."""
+    owner_password, runtime_password = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    postgres.ensure_database("mcc", OWNER_ROLE, owner_password)
+    postgres.ensure_user("mcc", RUNTIME_ROLE, runtime_password)
     port = free_port()
     env = {
-        "MCC_DATABASE_URL": postgres.url("mcc", "mcc", password),
+        "MCC_DATABASE_URL": postgres.url("mcc", RUNTIME_ROLE, runtime_password),
+        "MCC_TEST_OWNER_DATABASE_URL": postgres.url("mcc", OWNER_ROLE, owner_password),
         "MCC_STATE_DIR": str(state_dir / "state"),
         "MCC_PUBLIC_URL": f"https://localhost:{port}",
         "MCC_SMTP_HOST": "127.0.0.1",
@@ -91,7 +96,7 @@ def platform_env(
     from functions.common.platform.migrate import upgrade
 
     reset_settings()
-    upgrade()
+    upgrade(env["MCC_TEST_OWNER_DATABASE_URL"], runtime_role=RUNTIME_ROLE)
     yield env
     for k, v in old.items():
         if v is None:
@@ -99,6 +104,14 @@ def platform_env(
         else:
             os.environ[k] = v
     reset_settings()
+
+
+@pytest.fixture(scope="session")
+def owner_engine(platform_env: dict[str, str]) -> Engine:
+    """The database as its owner (what migrations run as): for tests that set up triggers or check grants."""
+    from functions.common.platform.db import engine_for
+
+    return engine_for(platform_env["MCC_TEST_OWNER_DATABASE_URL"])
 
 
 @pytest.fixture(scope="session")

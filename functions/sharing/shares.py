@@ -56,14 +56,14 @@ class Kind:
     access: Callable[[Session, Principal, Any], str | None]
     actions: dict[str, tuple]                   # what each access level allows
     grantee_role: Callable[[Any, User], str]    # the role every grantee must have
-    label: Callable[[Any], str]                 # how mails name it (no patient data)
+    label: Callable[[Any], str]                 # how mails name it: no patient data, no DICOM free text
     link: str                                   # where mails send the grantee
     target: Callable[[Any], str]                # how the audit log names it
 
 
 STUDY = Kind("study", "studies", "uid:study_uid", StudyShare, "study_id", STUDY_LEVELS, study_for, Action.SHARE,
              Action.READ, study_access, STUDY_ACTIONS, lambda _s, owner: owner.role,
-             lambda s: f"a {'/'.join(s.modalities) or 'DICOM'} study{f' ({s.description})' if s.description else ''}",
+             lambda s: f"a {'/'.join(s.modalities) or 'DICOM'} study",
              "/studies?scope=shared", lambda s: f"study:{s.study_uid}")
 MODEL = Kind("model", "models", "uuid:model_id", ModelShare, "model_id", MODEL_LEVELS, model_for, ModelAction.SHARE,
              ModelAction.USE, model_access, MODEL_ACTIONS, lambda _m, _owner: "researcher",

@@ -59,6 +59,11 @@ def _secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+DATABASE = "mcc"
+OWNER_ROLE = "mcc"          # owns the schema; runs the migrations (the launcher only)
+RUNTIME_ROLE = "mcc_app"    # what the functions connect as: rows only, the audit log append-only
+
+
 class Platform:
     def __init__(self, state_dir: Path, ports: Ports) -> None:
         self.state = state_dir.absolute()
@@ -75,11 +80,14 @@ class Platform:
         self.use_sink = "MCC_SMTP_HOST" not in os.environ or os.environ.get("MCC_SMTP_SINK") == "1"
 
     # ------------------------------------------------------------------ up
+    def _db_password(self, role: str) -> str:
+        """The role's generated password (the owner's stays with the launcher, which migrates)."""
+        return _secret(self.state / "secrets" / ("db-password" if role == OWNER_ROLE else f"db-password-{role}"))
+
     def function_env(self) -> dict[str, str]:
         """The MCC_* settings every function process gets."""
-        db_password = _secret(self.state / "secrets" / "db-password")
         env = {
-            "MCC_DATABASE_URL": self.pg.url("mcc", "mcc", db_password),
+            "MCC_DATABASE_URL": self.pg.url(DATABASE, RUNTIME_ROLE, self._db_password(RUNTIME_ROLE)),
             "MCC_STATE_DIR": str(self.state),
             "MCC_PUBLIC_URL": self.public_url,
             "MCC_SMTP_HOST": os.environ.get("MCC_SMTP_HOST", "127.0.0.1"),
@@ -96,13 +104,15 @@ class Platform:
         self.pg.init()
         self.pg.start()
         env = self.function_env()
-        self.pg.ensure_database("mcc", "mcc", _secret(self.state / "secrets" / "db-password"))
+        owner_password = self._db_password(OWNER_ROLE)
+        self.pg.ensure_database(DATABASE, OWNER_ROLE, owner_password)
+        self.pg.ensure_user(DATABASE, RUNTIME_ROLE, self._db_password(RUNTIME_ROLE))
         os.environ.update(env)
         from functions.common.platform.config import reset_settings
         from functions.common.platform.migrate import upgrade
 
         reset_settings()
-        upgrade()
+        upgrade(self.pg.url(DATABASE, OWNER_ROLE, owner_password), runtime_role=RUNTIME_ROLE)
         log.info("database migrated")
         log.info("starting Orthanc on 127.0.0.1:%d", self.ports.orthanc)
         self.orthanc.start()

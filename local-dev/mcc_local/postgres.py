@@ -171,32 +171,13 @@ class PostgresCluster:
 
     def ensure_database(self, name: str, owner: str, password: str) -> None:
         """Create login role `owner` and database `name` if missing; keep the password current."""
-        for field, value in (("name", name), ("owner", owner)):
-            if not _IDENTIFIER.fullmatch(value):
-                raise ValueError(
-                    f"{field}: {value!r} must be lower-case letters, digits and _ "
-                    "(at most 63, not starting with a digit)"
-                )
+        _check_identifiers(name=name, owner=owner)
         if owner == self.superuser:
             raise ValueError(f"owner: {owner!r} is the cluster superuser; use an application role")
-        if not password:
-            raise ValueError("password: must not be empty")
         conn = self._admin_connection()
         try:
             with conn.cursor() as cur:
-                # Send a SCRAM verifier, never the password itself, so it cannot reach logs.
-                verifier = psycopg2.extensions.encrypt_password(
-                    password, owner, conn, "scram-sha-256"
-                )
-                cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (owner,))
-                verb = "ALTER" if cur.fetchone() else "CREATE"
-                cur.execute(
-                    sql.SQL(
-                        "{} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
-                    ).format(sql.SQL(verb), sql.Identifier(owner), sql.Literal(verifier))
-                )
-                if verb == "CREATE":
-                    logger.info("created role %s", owner)
+                self._ensure_login_role(conn, cur, owner, password)
                 cur.execute(
                     "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,)
                 )
@@ -223,6 +204,36 @@ class PostgresCluster:
                 )
         finally:
             conn.close()
+
+    def ensure_user(self, database: str, role: str, password: str) -> None:
+        """Create login role `role`, owning nothing, that may connect to `database`; keep its password
+        current. What it may do inside is granted by the database's owner (the migrations)."""
+        _check_identifiers(database=database, role=role)
+        if role == self.superuser:
+            raise ValueError(f"role: {role!r} is the cluster superuser; use an application role")
+        conn = self._admin_connection()
+        try:
+            with conn.cursor() as cur:
+                self._ensure_login_role(conn, cur, role, password)
+                cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    sql.Identifier(database), sql.Identifier(role)))
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _ensure_login_role(conn: PgConnection, cur, role: str, password: str) -> None:
+        if not password:
+            raise ValueError("password: must not be empty")
+        # Send a SCRAM verifier, never the password itself, so it cannot reach logs.
+        verifier = psycopg2.extensions.encrypt_password(password, role, conn, "scram-sha-256")
+        cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+        verb = "ALTER" if cur.fetchone() else "CREATE"
+        cur.execute(
+            sql.SQL("{} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                sql.SQL(verb), sql.Identifier(role), sql.Literal(verifier))
+        )
+        if verb == "CREATE":
+            logger.info("created role %s", role)
 
     def url(self, db: str, user: str, password: str) -> str:
         """SQLAlchemy URL for `db` as `user` over loopback TCP."""
@@ -292,6 +303,9 @@ class PostgresCluster:
             f"unix_socket_directories = '{socket_dir}'\n"
             "unix_socket_permissions = 0700\n"
             "password_encryption = 'scram-sha-256'\n"
+            # A failing statement is logged with its values inlined (psycopg2 binds on the client), and the
+            # values are patient data: log errors without the statement.
+            "log_min_error_statement = panic\n"
         )
         self._write_owned(self.data_dir / "mcc_local.conf", settings)
 
@@ -307,3 +321,10 @@ class PostgresCluster:
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run_tool(self.bindir, self.os_user, tool, *args, check=check)
+
+
+def _check_identifiers(**names: str) -> None:
+    for field, value in names.items():
+        if not _IDENTIFIER.fullmatch(value):
+            raise ValueError(f"{field}: {value!r} must be lower-case letters, digits and _ "
+                             "(at most 63, not starting with a digit)")

@@ -191,13 +191,12 @@ def test_audit_chain_verifies(admin: Account) -> None:
     assert result["checked"] >= audit(admin, limit=1)["total"]
 
 
-def test_the_application_cannot_change_the_audit_log(admin: Account) -> None:
-    from functions.common.platform import db
-
+def test_even_the_schema_owner_cannot_change_the_audit_log(admin: Account, owner_engine) -> None:
+    """Behind the runtime role's missing privileges (test_database_roles.py), the append-only trigger."""
     newest = audit(admin, limit=1)["items"][0]["id"]
     for statement in ("UPDATE audit_log SET outcome = 'success' WHERE id = :id",
                       "DELETE FROM audit_log WHERE id = :id", "TRUNCATE audit_log"):
-        with db.engine().connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+        with owner_engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
             conn.execute(text(statement), {"id": newest})
     assert admin.client.get(f"{AUDIT}/verify").json()["ok"] is True
 

@@ -27,14 +27,14 @@ def _in_archive(archive, uids) -> set[str]:
 
 
 @pytest.fixture
-def refuse_instance_rows():
+def refuse_instance_rows(owner_engine):
     """A real database failure: a trigger that refuses index rows for the SOP instance UIDs given."""
     refused: list[str] = []
 
     def refuse(*uids: str) -> None:
         refused.extend(uids)
         values = ", ".join(f"'{u}'" for u in refused)
-        with db.engine().begin() as conn:
+        with owner_engine.begin() as conn:
             conn.execute(text(f"""
                 CREATE OR REPLACE FUNCTION mcc_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
@@ -46,7 +46,7 @@ def refuse_instance_rows():
             """))
 
     yield refuse
-    with db.engine().begin() as conn:
+    with owner_engine.begin() as conn:
         conn.execute(text("DROP TRIGGER IF EXISTS mcc_test_refuse ON instances; DROP FUNCTION IF EXISTS mcc_test_refuse()"))
 
 

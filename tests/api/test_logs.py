@@ -3,7 +3,6 @@ never contains a password or a token."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,39 +10,16 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.support.api_client import STRONG_PASSWORD, AccountFactory, ApiClient, Mailbox
+from tests.support.logs import origin_output
 
 NEW_PASSWORD = "Quartz-heron-paints-41-lanterns"
 WRONG_PASSWORD = "Amber-falcon-sings-88-rivers"
 
 
-class _Keep(logging.Handler):
-    """Keeps the records emitted while the origin handles requests (its threads, not the test's)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "process_request_thread" in record.threadName:
-            self.records.append(record)
-
-
 @pytest.fixture
 def origin_log(origin: str) -> Iterator[Callable[[], str]]:
-    """The origin's log output during the test, rendered as JSON lines like its own handler, at DEBUG level."""
-    from functions.common.platform.config import get_settings
-    from functions.common.platform.logs import JsonFormatter, configure_logging
-
-    configure_logging(get_settings().log_level)  # the origin's own set-up must not later replace our handler
-    keep, root = _Keep(), logging.getLogger()
-    level = root.level
-    root.addHandler(keep)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield lambda: "\n".join(JsonFormatter().format(r) for r in keep.records)
-    finally:
-        root.removeHandler(keep)
-        root.setLevel(level)
+    with origin_output() as output:
+        yield output
 
 
 def test_passwords_and_tokens_never_reach_the_logs(origin_log, factory: AccountFactory, mailbox: Mailbox,

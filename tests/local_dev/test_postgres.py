@@ -125,6 +125,23 @@ def test_other_roles_cannot_connect_to_the_database(cluster: PostgresCluster) ->
         )
 
 
+def test_a_user_connects_to_its_database_only_and_owns_nothing(cluster: PostgresCluster) -> None:
+    cluster.ensure_database("mcc_other", "mcc_other_app", "other password")
+    for _ in range(2):  # idempotent; the second call keeps the password current
+        cluster.ensure_user(DB, "mcc_reader", "reader password")
+    conn = psycopg2.connect(host="127.0.0.1", port=cluster.port, dbname=DB, user="mcc_reader",
+                            password="reader password", connect_timeout=5)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = current_user")
+        assert cur.fetchone() == (False, False, False)
+        cur.execute("SELECT count(*) FROM pg_database WHERE pg_get_userbyid(datdba) = current_user")
+        assert cur.fetchone() == (0,)
+    conn.close()
+    with pytest.raises(psycopg2.OperationalError, match="permission denied"):
+        psycopg2.connect(host="127.0.0.1", port=cluster.port, dbname="mcc_other", user="mcc_reader",
+                         password="reader password", connect_timeout=5)
+
+
 def test_url_is_a_sqlalchemy_psycopg2_url(cluster: PostgresCluster) -> None:
     url = urlsplit(cluster.url(DB, OWNER, "p@ss:w/rd"))
     assert url.scheme == "postgresql+psycopg2"

@@ -40,16 +40,23 @@ def timestamp(nullable: bool = False, default: bool = False) -> Mapped:
 
 @functools.cache
 def engine_for(url: str) -> Engine:
-    """One pooled engine per database URL per process."""
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True)
+    """One pooled engine per database URL per process. Bound parameters never appear in errors or logs:
+    they carry patient-derived values (descriptions, hashes) and secrets (token hashes)."""
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True, hide_parameters=True)
 
 
 def engine() -> Engine:
     return engine_for(get_settings().database_url)
 
 
+@functools.cache
+def _sessions_for(bound: Engine) -> sessionmaker:
+    """One session factory per engine: making a factory costs more than the query of a small request."""
+    return sessionmaker(bind=bound, expire_on_commit=False)
+
+
 def new_session() -> Session:
-    return sessionmaker(bind=engine(), expire_on_commit=False)()
+    return _sessions_for(engine())()
 
 
 @contextlib.contextmanager
