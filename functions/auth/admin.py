@@ -14,7 +14,7 @@ from functions.auth import accounts, sessions
 from functions.common.accounts.tables import ROLES, STATUSES, Certificate, User
 from functions.common.platform.db import get_or_404
 from functions.common.platform.errors import Conflict, ValidationFailed
-from functions.common.security import audit
+from functions.common.security import audit, audit_anchors
 from functions.common.security.audit import AuditEvent
 from functions.common.security.tokens import Principal
 
@@ -133,6 +133,12 @@ def list_audit(db: Session, where: AuditFilter, *, limit: int, offset: int) -> d
 
 
 def verify_audit(db: Session) -> dict:
-    """Whether the audit log's hash chain is intact, and where it first breaks."""
+    """Whether the audit log's chain is intact and agrees with its anchors outside the database, and where it
+    first breaks; an intact chain is anchored again."""
     ok, checked, broken = audit.verify_chain(db)
-    return {"ok": ok, "checked": checked, "first_broken_id": broken}
+    anchors = audit_anchors.check(db)
+    if ok and anchors.ok:
+        audit_anchors.anchor(db)
+    first_broken = min((i for i in (broken, anchors.first_broken_id) if i is not None), default=None)
+    return {"ok": ok and anchors.ok, "checked": checked, "first_broken_id": first_broken,
+            "anchors": anchors.anchors, "anchored_up_to": anchors.anchored_up_to}

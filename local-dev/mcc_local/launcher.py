@@ -78,6 +78,7 @@ class Platform:
         self.redirect = ThreadedWsgiServer(RedirectToHttps(self.public_url), ports.http, name="http-redirect",
                                            request_handler=PathOnlyRequestLog)
         self.use_sink = "MCC_SMTP_HOST" not in os.environ or os.environ.get("MCC_SMTP_SINK") == "1"
+        self._stopping = threading.Event()
 
     # ------------------------------------------------------------------ up
     def _db_password(self, role: str) -> str:
@@ -131,7 +132,25 @@ class Platform:
         self.redirect.start()
         logins = self.demo_accounts()
         self.demo_study(dict((role, email) for role, email, _ in logins)["health_professional"])
+        self._start_anchoring(float(os.environ.get("MCC_AUDIT_ANCHOR_INTERVAL", "300")))
         self._announce(cert, logins)
+
+    def _start_anchoring(self, interval: float) -> None:
+        """Pin the audit log's head outside the database now and every `interval` seconds until `down`."""
+        from functions.common.platform import db
+        from functions.common.security import audit_anchors
+
+        def run() -> None:
+            while True:
+                try:
+                    with db.session_scope() as session:
+                        audit_anchors.anchor(session)
+                except Exception:  # noqa: BLE001 - a missed anchor is retried next round; the platform goes on
+                    log.exception("anchoring the audit log failed")
+                if self._stopping.wait(interval):
+                    return
+
+        threading.Thread(target=run, name="audit-anchors", daemon=True).start()
 
     def _tls(self) -> tuple[Path, Path]:
         supplied = os.environ.get("MCC_TLS_CERT"), os.environ.get("MCC_TLS_KEY")
@@ -200,6 +219,7 @@ class Platform:
 
     # ------------------------------------------------------------------ down
     def down(self) -> None:
+        self._stopping.set()
         self.redirect.stop()
         self.procs.stop_all()
         if self.sink is not None:

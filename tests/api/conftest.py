@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
+import psycopg2
 import pytest
+from mcc_local.postgres import PostgresCluster
 from mcc_local.smtp_sink import SmtpSink
 
 from tests.support.api_client import AccountFactory, Mailbox
@@ -32,3 +35,17 @@ def researcher(factory: AccountFactory):
 def admin(factory: AccountFactory):
     """An administrator signed in with TOTP (admin pages need both)."""
     return factory.admin()
+
+
+@pytest.fixture
+def superuser(postgres: PostgresCluster, platform_env: dict) -> Iterator:
+    """A connection to the platform database as the cluster's superuser (what an attacker with the host has)."""
+    from sqlalchemy.engine import make_url
+
+    from functions.common.platform.config import get_settings
+
+    url = make_url(get_settings().database_url)
+    conn = psycopg2.connect(host="127.0.0.1", port=postgres.port, dbname=url.database, user=postgres.superuser,
+                            password=postgres.password_file.read_text().strip(), connect_timeout=10)
+    yield conn
+    conn.close()

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 
-import psycopg2
 import pytest
-from mcc_local.postgres import PostgresCluster
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -199,20 +196,6 @@ def test_even_the_schema_owner_cannot_change_the_audit_log(admin: Account, owner
         with owner_engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
             conn.execute(text(statement), {"id": newest})
     assert admin.client.get(f"{AUDIT}/verify").json()["ok"] is True
-
-
-@pytest.fixture
-def superuser(postgres: PostgresCluster, platform_env: dict) -> Iterator:
-    """A connection to the platform database as the cluster's superuser (what an attacker with the host has)."""
-    from sqlalchemy.engine import make_url
-
-    from functions.common.platform.config import get_settings
-
-    url = make_url(get_settings().database_url)
-    conn = psycopg2.connect(host="127.0.0.1", port=postgres.port, dbname=url.database, user=postgres.superuser,
-                            password=postgres.password_file.read_text().strip(), connect_timeout=10)
-    yield conn
-    conn.close()
 
 
 def _set_outcome(conn, row_id: int, outcome: str) -> None:

@@ -1,4 +1,7 @@
-"""Object storage for bundles and certificates: a local directory, or any S3 API (boto3)."""
+"""Object storage for bundles, certificates and audit anchors: a local directory, or any S3 API (boto3).
+
+Most objects are content-addressed (`put`: the key is the SHA-256 of the bytes); a few are named by
+their writer (`put_at`, e.g. audit anchors by row id) and found again by prefix (`keys`)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,11 @@ from functions.common.platform.config import get_settings
 class ObjectStore(Protocol):
     def put(self, data: bytes, *, prefix: str) -> str: ...
 
+    def put_at(self, key: str, data: bytes) -> None: ...
+
     def get(self, key: str) -> bytes: ...
+
+    def keys(self, prefix: str) -> list[str]: ...
 
     def delete(self, key: str) -> None: ...
 
@@ -37,17 +44,29 @@ class LocalStore:
 
     def put(self, data: bytes, *, prefix: str) -> str:
         key = _content_key(data, prefix)
-        path = self._path(key)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
+        if not self._path(key).exists():
+            self.put_at(key, data)
         return key
+
+    def put_at(self, key: str, data: bytes) -> None:
+        """Write (or replace) the object at `key`, atomically, readable by this user only."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
+
+    def keys(self, prefix: str) -> list[str]:
+        """Keys under `prefix/`, sorted."""
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(f"{prefix}/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*")
+                      if p.is_file() and not p.name.startswith("."))
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -67,8 +86,15 @@ class S3Store:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
         return key
 
+    def put_at(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
     def get(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def keys(self, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix + "/")
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)

@@ -1,5 +1,11 @@
 """The append-only, hash-chained audit log of security events.
 
+Each row carries an HMAC-SHA256 (key `purpose_key("audit-chain")`, held by the functions, never in
+the database) over its content and the previous row's MAC: someone who can write to the database but
+does not hold the key cannot rewrite a row and the chain after it. Rows from before the chain was
+keyed (plain SHA-256, `keyed` false) may only precede keyed ones. `audit_anchors.py` pins the chain's
+head outside the database, so a rewrite of the whole chain or a cut-off tail shows too.
+
 `record` appends one event in the caller's transaction. `record_once` is for reads that come in
 bursts (a viewer fetching hundreds of frames of one study): one event per access and window,
 decided in PostgreSQL so that every worker and instance of the platform together write one row;
@@ -10,17 +16,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import threading
 import time
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, select, text
+from sqlalchemy import BigInteger, Boolean, Index, String, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from functions.common.platform.db import Base, timestamp, utcnow
+from functions.common.security.crypto import purpose_key
 
 
 class AuditEvent(Base):
@@ -39,6 +47,7 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    keyed: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
 
 class AuditWindow(Base):
@@ -56,6 +65,14 @@ _LOCK_KEY = 0x4D4343_41554454  # "MCC AUDT": serialises appends so the chain has
 
 
 def _digest(prev_hash: str, event: AuditEvent) -> str:
+    """The row's chain value: HMAC-SHA256 under the audit key, or plain SHA-256 for rows from before."""
+    payload = _payload(prev_hash, event)
+    if event.keyed:
+        return hmac.new(purpose_key("audit-chain"), payload, hashlib.sha256).hexdigest()
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _payload(prev_hash: str, event: AuditEvent) -> bytes:
     payload = json.dumps(
         {
             "prev": prev_hash,
@@ -71,7 +88,7 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
         sort_keys=True,
         separators=(",", ":"),
     )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return payload.encode()
 
 
 def record(
@@ -90,7 +107,7 @@ def record(
     prev = db.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
     event = AuditEvent(
         at=utcnow(), actor_id=actor_id, actor_email=actor_email, action=action, target=target,
-        client_ip=client_ip, outcome=outcome, details=details or {}, prev_hash=prev,
+        client_ip=client_ip, outcome=outcome, details=details or {}, prev_hash=prev, keyed=True,
     )
     event.hash = _digest(prev, event)
     db.add(event)
@@ -102,9 +119,11 @@ def verify_chain(db: Session) -> tuple[bool, int, int | None]:
     """Walk the chain; return (intact, rows checked, id of the first row that does not match)."""
     prev = GENESIS
     checked = 0
+    keyed_seen = False
     for event in db.scalars(select(AuditEvent).order_by(AuditEvent.id).execution_options(yield_per=1000)):
-        if event.prev_hash != prev or _digest(prev, event) != event.hash:
+        if event.prev_hash != prev or _digest(prev, event) != event.hash or (keyed_seen and not event.keyed):
             return False, checked, event.id
+        keyed_seen = keyed_seen or event.keyed
         prev = event.hash
         checked += 1
     return True, checked, None

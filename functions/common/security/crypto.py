@@ -12,6 +12,9 @@ import secrets
 import unicodedata
 from pathlib import Path
 
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from functions.common.platform.config import get_settings
 from functions.common.security.keys import (  # noqa: F401  (re-exported: the one place callers import from)
     CryptoError,
@@ -45,6 +48,18 @@ def _index_key(key_dir: Path) -> bytes:
     if not path.exists():
         write_secret_file(path, secrets.token_bytes(32))
     return path.read_bytes()
+
+
+@functools.cache
+def _purpose_key(key_dir: Path, label: str) -> bytes:
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=f"medcloudcare/{label}".encode()).derive(
+        _index_key(key_dir))
+
+
+def purpose_key(label: str) -> bytes:
+    """A 256-bit key for one purpose only (e.g. "audit-chain"), derived by HKDF from the platform's index key:
+    learning one purpose's key reveals neither the index key nor another purpose's."""
+    return _purpose_key(get_settings().keys_path, label)
 
 
 def keyed_hash(value: str, *, purpose: str) -> str:
