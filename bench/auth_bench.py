@@ -4,7 +4,8 @@ Starts a throwaway platform (private PostgreSQL, gunicorn behind TLS, exactly as
 it), then prints, from one run:
 - login median and p95 latency (password only, argon2id as configured);
 - requests/s of an authenticated no-op vs the same no-op without authentication, and their ratio
-  (target ≥ 0.8).
+  (target ≥ 0.9). The authenticated no-op requires an active account (`ACTIVE_ACCOUNT`), so it pays for
+  the token check and for the per-request session check in PostgreSQL that patient-data routes make.
 
 Usage: .venv/bin/python bench/auth_bench.py [--seconds 5] [--clients 4]
 """
@@ -89,7 +90,7 @@ def main() -> int:
               f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.1f} ms")
         print(f"no-op without authentication: {p:.0f} req/s ({args.clients} clients)")
         print(f"no-op with authentication:    {a:.0f} req/s ({args.clients} clients)")
-        print(f"throughput ratio authenticated / unauthenticated: {a / p:.2f} (target >= 0.8)")
+        print(f"throughput ratio authenticated / unauthenticated: {a / p:.2f} (target >= 0.9)")
     return 0
 
 

@@ -11,9 +11,10 @@ import flask
 
 from functions.auth.login import SignIn
 from functions.auth.oauth import STATE_TTL, Landing
-from functions.common.http import ACCESS_COOKIE, CSRF_COOKIE, RequestContext, require_csrf_token
+from functions.common.http import RequestContext, require_csrf_token
 from functions.common.platform.errors import NotAuthenticated
 
+# Sent to the auth function alone (path /api/auth), these keep plain names: a `__Host-` name needs path /.
 REFRESH_COOKIE = "mcc_refresh"
 MFA_COOKIE = "mcc_mfa"
 OAUTH_STATE_COOKIE = "mcc_oauth_state"
@@ -26,17 +27,17 @@ def session_tokens(ctx: RequestContext, tokens: dict, *, api_client: bool) -> di
     if api_client:
         return tokens
     ttl = ctx.settings.refresh_token_ttl
-    ctx.set_cookie(ACCESS_COOKIE, tokens["access_token"], max_age=ttl)
+    ctx.set_cookie(ctx.access_cookie, tokens["access_token"], max_age=ttl)
     ctx.set_cookie(REFRESH_COOKIE, tokens["refresh_token"], max_age=ttl, path=AUTH_PATH)
-    ctx.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), max_age=ttl, http_only=False)
+    ctx.set_cookie(ctx.csrf_cookie, secrets.token_urlsafe(24), max_age=ttl, http_only=False)
     return {}
 
 
 def clear_session(ctx: RequestContext) -> None:
     """Make a browser forget its session."""
-    ctx.delete_cookie(ACCESS_COOKIE)
+    ctx.delete_cookie(ctx.access_cookie)
     ctx.delete_cookie(REFRESH_COOKIE, path=AUTH_PATH)
-    ctx.delete_cookie(CSRF_COOKIE)
+    ctx.delete_cookie(ctx.csrf_cookie)
 
 
 def refresh_token(ctx: RequestContext) -> tuple[str, bool]:
@@ -46,7 +47,7 @@ def refresh_token(ctx: RequestContext) -> tuple[str, bool]:
     if not api_client:
         raw = ctx.request.cookies.get(REFRESH_COOKIE)
         if raw:  # a cookie-based refresh is an unsafe browser request: it needs the CSRF header too
-            require_csrf_token(ctx.request)
+            require_csrf_token(ctx)
     if not raw:
         raise NotAuthenticated("Sign in again.", code="invalid_token")
     return raw, api_client

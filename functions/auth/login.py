@@ -1,4 +1,4 @@
-"""Signing in (password, then the second factor when it is on) and who counts as signed in.
+"""Signing in (password, then the second factor when it is on) and who counts as an administrator.
 
 Nothing but the second-factor step is open to an account with TOTP before that step passes."""
 
@@ -9,12 +9,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from functions.auth import accounts, sessions, throttle, totp
+from functions.auth import accounts, sessions, totp
 from functions.common.accounts.tables import User
 from functions.common.platform import mail
 from functions.common.platform.config import get_settings
 from functions.common.platform.errors import ApiError, Forbidden, NotAuthenticated
-from functions.common.security import audit, passwords, tokens
+from functions.common.security import audit, passwords, throttle, tokens
+from functions.common.security.signed_in import require_signed_in
 from functions.common.security.tokens import Principal
 
 
@@ -28,19 +29,12 @@ class SignIn:
     tokens: dict | None = None
 
 
-def active_user(db: Session, principal: Principal) -> User:
-    """The caller's account row; a deleted or deactivated account is treated as signed out."""
-    user = db.get(User, principal.user_id)
-    if user is None or user.status == "deactivated":
-        raise NotAuthenticated("Your account is not active; sign in again.", code="account_inactive")
-    return user
-
-
 def require_admin(db: Session, principal: Principal) -> None:
-    """Admins must be enrolled in TOTP and have used it for this session."""
+    """Admins must be still signed in, enrolled in TOTP and have used it for this session."""
     if principal.role != "admin":
         raise Forbidden("Administrators only.")
-    if not active_user(db, principal).totp_enabled:
+    require_signed_in(principal)
+    if not db.get(User, principal.user_id).totp_enabled:
         raise Forbidden("Set up two-factor authentication before using admin pages.", code="mfa_enrolment_required")
     if not principal.used_mfa:
         raise Forbidden("Sign in again with your authentication code to use admin pages.", code="mfa_required")

@@ -163,6 +163,12 @@ def _verified_id_token(p: Provider, token: dict, nonce: str) -> dict:
     return decoded.claims
 
 
+def _email_verified(claim: Any) -> bool:
+    """A provider vouches for an email only with the JSON boolean true: a string ("false" is truthy), a number or
+    a missing claim is not a verification, so linking to an existing account stays closed."""
+    return claim is True
+
+
 def _identity(p: Provider, client: OAuth2Session, token: dict, nonce: str) -> dict:
     """Provider-neutral identity: subject, email, whether the provider verified it, name."""
     if p.is_oidc:
@@ -170,13 +176,13 @@ def _identity(p: Provider, client: OAuth2Session, token: dict, nonce: str) -> di
         if "email" not in claims and p.metadata.get("userinfo_endpoint"):
             claims = {**client.get(p.metadata["userinfo_endpoint"], timeout=10).json(), **claims}
         return {"subject": str(claims["sub"]), "email": claims.get("email"),
-                "email_verified": bool(claims.get("email_verified")), "name": claims.get("name") or ""}
+                "email_verified": _email_verified(claims.get("email_verified")), "name": claims.get("name") or ""}
     info = client.get(p.userinfo_url, timeout=10).json()
     email, verified = info.get("email"), False
     if p.emails_url:  # GitHub: the primary verified address
         for entry in client.get(p.emails_url, timeout=10).json():
             if entry.get("primary"):
-                email, verified = entry.get("email"), bool(entry.get("verified"))
+                email, verified = entry.get("email"), _email_verified(entry.get("verified"))
     return {"subject": str(info.get("id") or info.get("sub")), "email": email, "email_verified": verified,
             "name": info.get("name") or info.get("display_name") or info.get("login") or ""}
 

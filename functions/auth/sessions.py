@@ -21,6 +21,10 @@ from functions.common.security.crypto import token_hash
 
 log = logging.getLogger(__name__)
 
+# A refresh token may be presented again this long after its first use and still rotate: the portal and
+# the viewer (two tabs, one cookie) refresh at once, and the slower one must not look like a thief.
+REUSE_GRACE = dt.timedelta(seconds=20)
+
 
 def _issue_pair(db: Session, user: User, session: AuthSession) -> dict:
     raw = secrets.token_urlsafe(32)
@@ -45,13 +49,16 @@ def start(db: Session, user: User, *, amr: list[str], client_ip: str, user_agent
 
 
 def refresh(db: Session, raw: str, *, client_ip: str) -> dict:
-    """Rotate a refresh token into a new pair; presenting a used one revokes its whole session (token theft)."""
+    """Rotate a refresh token into a new pair of the same session. Presenting it again within `REUSE_GRACE`
+    of its first use rotates it again (two clients refreshing at once); later, it revokes the whole session
+    (token theft)."""
     row = db.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash(raw)).with_for_update())
     if row is None:
         raise NotAuthenticated("Your session has ended; sign in again.", code="invalid_token")
     session = db.get(AuthSession, row.session_id)
     user = db.get(User, session.user_id)
-    if row.used_at is not None:
+    now = utcnow()
+    if row.used_at is not None and now - row.used_at > REUSE_GRACE:
         revoke(session, reason="refresh_token_reused")
         events.record(db, "token_reuse", user, outcome="failure", client_ip=client_ip,
                       details={"session": str(session.id)})
@@ -59,10 +66,13 @@ def refresh(db: Session, raw: str, *, client_ip: str) -> dict:
         log.warning("refresh token reused; session revoked", extra={"session": str(session.id)})
         raise NotAuthenticated("This sign-in was ended because an old token was reused; sign in again.",
                                code="token_reused")
-    if session.revoked_at is not None or session.expires_at < utcnow() or user.status == "deactivated":
+    if session.revoked_at is not None or session.expires_at < now or user.status == "deactivated":
         raise NotAuthenticated("Your session has ended; sign in again.", code="invalid_token")
-    row.used_at = utcnow()
-    session.last_used_at = utcnow()
+    if row.used_at is None:
+        row.used_at = now
+    else:
+        log.info("refresh token presented again within the grace window", extra={"session": str(session.id)})
+    session.last_used_at = now
     return _issue_pair(db, user, session)
 
 

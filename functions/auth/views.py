@@ -283,7 +283,8 @@ def admin_audit_verify(ctx: RequestContext):
     return admin.verify_audit(ctx.db)
 
 
-@api.route("/noop", access=Access.SIGNED_IN, summary="Does nothing; measures the cost of authentication")
+@api.route("/noop", access=ACTIVE_ACCOUNT,
+           summary="Does nothing; measures the cost of authentication and of the per-request session check")
 def noop(ctx: RequestContext):
     return {"ok": True}
 

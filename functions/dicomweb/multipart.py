@@ -1,4 +1,7 @@
-"""Streaming multipart/related parsing for STOW-RS: one part in memory at a time, never the body."""
+"""Streaming multipart/related parsing for STOW-RS: one part in memory at a time, never the body.
+
+A part's headers are bounded in number and size, checked by the parser as it scans (nothing past a
+bound is buffered) and refused with a problem saying so."""
 
 from __future__ import annotations
 
@@ -6,12 +9,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser
 from werkzeug.http import parse_options_header
 
 from functions.common.platform.errors import BadRequest, PayloadTooLarge
 
 CHUNK = 256 * 1024
+MAX_PART_HEADERS = 16           # a DICOM part needs one or two (Content-Type, Content-Location)
+MAX_PART_HEADER_BYTES = 8192    # one header line
 
 
 @dataclass
@@ -53,7 +59,7 @@ def iter_parts(stream: BinaryIO, boundary: str, *, max_part_bytes: int, max_tota
     parser = MultipartParser(boundary, {
         "on_part_begin": begin, "on_header_field": header_field, "on_header_value": header_value,
         "on_header_end": header_end, "on_part_data": part_data, "on_part_end": part_end,
-    })
+    }, max_header_count=MAX_PART_HEADERS, max_header_size=MAX_PART_HEADER_BYTES)
     total = 0
     delimiter = b"--" + boundary.encode("latin-1")
     preamble = True  # RFC 2046 allows text (often a bare CRLF) before the first delimiter
@@ -73,6 +79,10 @@ def iter_parts(stream: BinaryIO, boundary: str, *, max_part_bytes: int, max_tota
         try:
             parser.write(chunk)
         except Exception as e:  # noqa: BLE001 - the parser's errors all mean a malformed body
+            if isinstance(e, MultipartParseError) and str(e).startswith("Maximum header"):
+                raise PayloadTooLarge(f"A part has more than {MAX_PART_HEADERS} headers or a header line over "
+                                      f"{MAX_PART_HEADER_BYTES} bytes; a DICOM part needs only its Content-Type.",
+                                      code="part_headers_too_large") from None
             raise BadRequest(f"The multipart body is malformed: {e}.", code="malformed_multipart") from None
         while done:
             yield done.pop(0)

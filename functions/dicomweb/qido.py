@@ -1,5 +1,6 @@
 """QIDO-RS: studies answered from the index (filtered in SQL by what the caller may see); series and
-instances from Orthanc, within one authorised study, with originals restored."""
+instances from Orthanc, within one authorised study (and a series the index says it holds), with
+originals restored."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from sqlalchemy.orm import Session
 from functions.common.access.policy import Action, study_for, visible_studies
 from functions.common.dicom import originals
 from functions.common.dicom.index import Study
-from functions.common.dicom.orthanc import orthanc
 from functions.common.dicom.search import StudyFilter, apply, page, parse_dicom_date_range
 from functions.common.http import paging
 from functions.common.platform.errors import ValidationFailed
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
+from functions.dicomweb import archive
 
 STUDY_KEYS = {"PatientName", "00100010", "PatientID", "00100020", "StudyDate", "00080020", "ModalitiesInStudy",
               "00080061", "StudyInstanceUID", "0020000D", "limit", "offset", "includefield", "fuzzymatching"}
@@ -24,6 +25,7 @@ SERIES_KEYS = {"limit", "offset", "includefield", "Modality", "00080060", "Serie
                "SeriesNumber", "00200011"}
 INSTANCE_KEYS = {"limit", "offset", "includefield", "SOPInstanceUID", "00080018", "InstanceNumber", "00200013",
                  "SOPClassUID", "00080016"}
+WITHIN_MAX_LIMIT = 100_000  # a study's instances: Orthanc pages them, the gateway only checks the numbers
 
 
 @dataclass(frozen=True)
@@ -95,12 +97,15 @@ def search_studies(db: Session, principal: Principal, query: StudyQuery, *, clie
 def search_within(db: Session, principal: Principal, study_uid: str, series_uid: str | None, level: str, args, *,
                   client_ip: str | None) -> list[dict[str, Any]]:
     """QIDO for the series of a study, or the instances of a study or series, the caller may read."""
-    study = study_for(db, principal, study_uid, Action.READ)
+    study = study_for(db, principal, study_uid, Action.READ, series_uid=series_uid)
     _check_keys(args, SERIES_KEYS if level == "series" else INSTANCE_KEYS)
+    paging(args, default_limit=1, max_limit=WITHIN_MAX_LIMIT)  # checked here, passed on as given
     path = f"/series/{series_uid}/instances" if series_uid else f"/{level}"
-    resp = orthanc().request("GET", f"/dicom-web/studies/{study.study_uid}{path}",
-                             params=list(args.items(multi=True)), headers={"Accept": "application/dicom+json"})
-    items = resp.json() if resp.status_code == 200 and resp.content else []
+    resp = archive.read(f"/dicom-web/studies/{study.study_uid}{path}", accept="application/dicom+json",
+                        params=list(args.items(multi=True)), missing="No such series in this study.",
+                        refused=lambda: ValidationFailed("The image archive cannot answer this search; check the "
+                                                         "values of its query keys."))
+    items = resp.json() if resp.content else []
     audit.record(db, "study_search", actor_id=principal.user_id, client_ip=client_ip,
                  target=f"study:{study.study_uid}", details={"level": level})
     return originals.restore_items(db, study, items)

@@ -1,4 +1,8 @@
-"""STOW-RS: validate, authorise, pseudonymise and store each instance, all or nothing per instance."""
+"""STOW-RS: validate, authorise, pseudonymise and store each instance, all or nothing per instance.
+
+An instance the archive could not take because it was busy or down fails with a comment saying to retry,
+and the answer carries Retry-After; when nothing was stored for that reason alone, the whole request is
+a 503 (`ArchiveUnavailable`), as for any other call to an archive that is down."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from functions.common.access.policy import may_store
 from functions.common.dicom.ingest import Ingest, audit_stored
+from functions.common.dicom.orthanc import RETRY_AFTER, ArchiveUnavailable
 from functions.common.dicom.validation import FailureReason, InstanceRejected, check_instance, parse_part10
 from functions.common.platform.config import Settings, get_settings
 from functions.common.platform.errors import ApiError, UnsupportedMediaType
@@ -27,6 +32,7 @@ class StowResult:
     referenced: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     studies: set[str] = field(default_factory=set)
+    to_retry: int = 0  # failed only because the archive was busy or down
 
     def to_json(self, retrieve_base: str) -> dict[str, Any]:
         body: dict[str, Any] = {}
@@ -43,6 +49,7 @@ class StowResult:
         item["00081197"] = {"vr": "US", "Value": [int(error.failure_reason)]}
         item["00000902"] = {"vr": "LO", "Value": [_short(error.message)]}  # ErrorComment: what was wrong
         self.failed.append(item)
+        self.to_retry += error.retry
         log.info("instance refused", extra={"reason": error.failure_reason})
 
 
@@ -94,8 +101,9 @@ def _check(ds: Dataset, study_uid: str | None) -> None:
 
 
 def store(db: Session, principal: Principal, parts: Iterable[Part], *, study_uid: str | None,
-          client_ip: str | None) -> tuple[dict, int]:
-    """Store the instances of one STOW-RS request; per-instance outcomes as the standard's response dataset."""
+          client_ip: str | None) -> tuple[dict, int, dict[str, str]]:
+    """Store the instances of one STOW-RS request: per-instance outcomes as the standard's response dataset,
+    its status and headers."""
     settings = get_settings()
     result = StowResult()
     with Ingest(db, principal.user_id, may_store=may_store(principal)) as ingest:
@@ -120,8 +128,11 @@ def store(db: Session, principal: Principal, parts: Iterable[Part], *, study_uid
     audit_stored(db, actor_id=principal.user_id, client_ip=client_ip, outcomes=outcomes)
     if not result.referenced and not result.failed:
         raise ApiError("The request carried no instances.", code="no_instances", status=400)
+    if not result.referenced and result.to_retry == len(result.failed):
+        raise ArchiveUnavailable()
     status = 200 if not result.failed else (202 if result.referenced else 409)
-    return result.to_json(f"{settings.public_url}/dicom-web"), status
+    headers = {"Retry-After": str(RETRY_AFTER)} if result.to_retry else {}
+    return result.to_json(f"{settings.public_url}/dicom-web"), status, headers
 
 
 def _short(message: str, limit: int = 64) -> str:

@@ -24,8 +24,8 @@ INSTANCE = SERIES + "/instances/<uid:sop>"
 LEVELS = {"study": STUDY, "series": SERIES, "instance": INSTANCE}
 
 
-def _dicom_json(body: object, status: int = 200) -> flask.Response:
-    return flask.Response(json.dumps(body), status=status, mimetype="application/dicom+json")
+def _dicom_json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
+    return flask.Response(json.dumps(body), status=status, headers=headers, mimetype="application/dicom+json")
 
 
 def _stream(answer: wado.Stream) -> flask.Response:
@@ -39,8 +39,7 @@ def _stream(answer: wado.Stream) -> flask.Response:
            max_body=STOW_MAX)
 def store(ctx: RequestContext, study: str | None = None):
     parts = stow.request_parts(ctx.request, ctx.settings)
-    body, status = stow.store(ctx.db, ctx.principal, parts, study_uid=study, client_ip=ctx.client_ip)
-    return _dicom_json(body, status)
+    return _dicom_json(*stow.store(ctx.db, ctx.principal, parts, study_uid=study, client_ip=ctx.client_ip))
 
 
 # ------------------------------------------------------------------------------------------- QIDO

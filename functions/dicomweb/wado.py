@@ -1,8 +1,10 @@
 """WADO-RS for studies the caller may read: metadata and instances with their originals restored;
 frames, rendered images and thumbnails streamed from Orthanc unchanged (pixels carry no pseudonyms).
 
-Access is checked on every request; a view is audited once per user, study, kind and address per
-window (`audit.record_once`: one row for all workers together).
+Every request is resolved through the index first: the study must be readable and hold the series and
+instance named (else 404, before Orthanc is asked). A view is audited once per user, study, kind and
+address per window (`audit.record_once`: one row for all workers together), after the archive answered:
+the audit chain's lock is then held only until the request commits, never across a call to Orthanc.
 """
 
 from __future__ import annotations
@@ -20,15 +22,18 @@ from sqlalchemy.orm import Session
 from functions.common.access.policy import Action, study_for
 from functions.common.dicom import originals
 from functions.common.dicom.index import Instance, Series, Study
-from functions.common.dicom.orthanc import orthanc
 from functions.common.platform.errors import NotFound, ValidationFailed
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
+from functions.dicomweb import archive
+from functions.dicomweb.rendering import rendering
 
 STREAM_CHUNK = 256 * 1024
 PASS_HEADERS = ("Content-Type", "Content-Length")
 AUDIT_WINDOW = 300.0  # seconds: a viewer fetching hundreds of frames is one access, not hundreds
 DICOM_PARTS = 'multipart/related; type="application/dicom"'
+FRAME_PARTS = 'multipart/related; type="application/octet-stream"; transfer-syntax=*'
+NO_SUCH_PART = "No such series or instance in this study."
 
 
 @dataclass
@@ -40,12 +45,16 @@ class Stream:
     chunks: Iterable[bytes]
 
 
-def readable_study(db: Session, principal: Principal, study_uid: str, what: str, *, client_ip: str | None) -> Study:
-    """The study if the caller may read it (else 404), its view audited once per window."""
-    study = study_for(db, principal, study_uid, Action.READ)
+def readable(db: Session, principal: Principal, study_uid: str, series_uid: str | None = None,
+             sop_uid: str | None = None) -> Study:
+    """The study if the caller may read it and it holds the series and instance named (else 404)."""
+    return study_for(db, principal, study_uid, Action.READ, series_uid=series_uid, sop_uid=sop_uid)
+
+
+def audit_view(db: Session, principal: Principal, study: Study, what: str, *, client_ip: str | None) -> None:
+    """Record the view, once per window; called once the archive has answered (no call to it follows)."""
     audit.record_once(db, "study_view", window=AUDIT_WINDOW, actor_id=principal.user_id, client_ip=client_ip,
                       target=f"study:{study.study_uid}", details={"what": what})
-    return study
 
 
 def _orthanc_path(study: Study, series_uid: str | None, sop_uid: str | None) -> str:
@@ -60,12 +69,14 @@ def _orthanc_path(study: Study, series_uid: str | None, sop_uid: str | None) -> 
 def metadata(db: Session, principal: Principal, study_uid: str, series_uid: str | None, sop_uid: str | None, *,
              client_ip: str | None) -> list[dict]:
     """DICOM JSON of every instance at the level asked, with original attributes."""
-    study = readable_study(db, principal, study_uid, "metadata", client_ip=client_ip)
-    resp = orthanc().request("GET", _orthanc_path(study, series_uid, sop_uid) + "/metadata",
-                             headers={"Accept": "application/dicom+json"})
-    if resp.status_code == 404 or not resp.content:
-        raise NotFound("No such series or instance in this study.")
-    return originals.restore_items(db, study, resp.json())
+    study = readable(db, principal, study_uid, series_uid, sop_uid)
+    resp = archive.read(_orthanc_path(study, series_uid, sop_uid) + "/metadata", accept="application/dicom+json",
+                        missing=NO_SUCH_PART)
+    if not resp.content:
+        raise NotFound(NO_SUCH_PART)
+    items = resp.json()
+    audit_view(db, principal, study, "metadata", client_ip=client_ip)
+    return originals.restore_items(db, study, items)
 
 
 def _instances(db: Session, study: Study, series_uid: str | None, sop_uid: str | None) -> list[Instance]:
@@ -76,27 +87,34 @@ def _instances(db: Session, study: Study, series_uid: str | None, sop_uid: str |
         query = query.where(Instance.sop_uid == sop_uid)
     rows = db.scalars(query.order_by(Series.series_number, Instance.created_at)).all()
     if not rows:
-        raise NotFound("No such series or instance in this study.")
+        raise NotFound(NO_SUCH_PART)
     return list(rows)
+
+
+def _instance_file(orthanc_id: str) -> bytes:
+    return archive.read(f"/instances/{orthanc_id}/file", accept="application/dicom", missing=NO_SUCH_PART).content
 
 
 def retrieve(db: Session, principal: Principal, study_uid: str, series_uid: str | None, sop_uid: str | None, *,
              accept: str | None, client_ip: str | None) -> Stream:
-    """multipart/related; type="application/dicom": each instance with its original attributes."""
+    """multipart/related; type="application/dicom": each instance with its original attributes.
+
+    The first instance is read before the answer starts, so an archive that is down or refuses is a
+    problem the client can act on; a failure later can only cut the stream short."""
     accept = accept or DICOM_PARTS
     if "application/dicom" not in accept and "*/*" not in accept:
         raise ValidationFailed.field("Accept", 'only multipart/related; type="application/dicom" is offered',
                                      code="not_acceptable")
-    study = readable_study(db, principal, study_uid, "retrieve", client_ip=client_ip)
-    instances = _instances(db, study, series_uid, sop_uid)
+    study = readable(db, principal, study_uid, series_uid, sop_uid)
+    work = [(i.orthanc_id, i.sop_uid, i.originals_enc) for i in _instances(db, study, series_uid, sop_uid)]
+    first = _instance_file(work[0][0])
+    audit_view(db, principal, study, "retrieve", client_ip=client_ip)
     key = originals.study_key(study)
     boundary = uuid.uuid4().hex
-    client = orthanc()
-    work = [(i.orthanc_id, i.sop_uid, i.originals_enc) for i in instances]
 
     def body() -> Iterator[bytes]:
-        for orthanc_id, uid, sealed in work:
-            ds = pydicom.dcmread(io.BytesIO(client.request("GET", f"/instances/{orthanc_id}/file").content))
+        for n, (orthanc_id, uid, sealed) in enumerate(work):
+            ds = pydicom.dcmread(io.BytesIO(first if n == 0 else _instance_file(orthanc_id)))
             originals.restore_dataset(ds, originals.open_sealed(key, sealed, study_uid=study.study_uid, sop_uid=uid))
             out = io.BytesIO()
             ds.save_as(out, enforce_file_format=True)
@@ -115,15 +133,27 @@ def _orthanc_accept(accept: str) -> str:
     return re.sub(r'type="?\*/\*"?', 'type="application/octet-stream"', accept)
 
 
+def _no_frame_to_render() -> NotFound:
+    return NotFound("No such frame to render: frames count from 1, and an instance without pixel data has none.")
+
+
+def _frames_not_as_asked() -> ValidationFailed:
+    return ValidationFailed.field("Accept", "the image archive cannot send these frames so: ask for frames the "
+                                            f"instance has, as stored ({FRAME_PARTS})", code="not_acceptable")
+
+
 def pixels(db: Session, principal: Principal, study_uid: str, series_uid: str | None, sop_uid: str | None,
            suffix: str, *, accept: str, params: list[tuple[str, str]], client_ip: str | None) -> Stream:
     """Frames, rendered images and thumbnails: pixels only, streamed from Orthanc as they come."""
-    study = readable_study(db, principal, study_uid, suffix.split("/")[0], client_ip=client_ip)
-    params = [(k, v) for k, v in params if k in ("quality", "viewport", "window", "iccprofile")]
-    resp = orthanc().request("GET", _orthanc_path(study, series_uid, sop_uid) + "/" + suffix,
-                             headers={"Accept": _orthanc_accept(accept)}, params=params, stream=True)
-    if resp.status_code == 404:
-        resp.close()
-        raise NotFound("No such instance or frame in this study.")
+    kind, *rest = suffix.split("/")
+    if suffix.endswith("rendered"):
+        asked = rendering(accept, params, frames=rest[0] if kind == "frames" else None)
+        accept, params, refused = asked.media_type, asked.params, _no_frame_to_render
+    else:  # frames as they are stored: rendering parameters mean nothing here
+        accept, params, refused = _orthanc_accept(accept), [], _frames_not_as_asked
+    study = readable(db, principal, study_uid, series_uid, sop_uid)
+    resp = archive.read(_orthanc_path(study, series_uid, sop_uid) + "/" + suffix, accept=accept, params=params,
+                        stream=True, missing="No such instance or frame in this study.", refused=refused)
+    audit_view(db, principal, study, kind, client_ip=client_ip)
     headers = {h: resp.headers[h] for h in PASS_HEADERS if h in resp.headers}
     return Stream(resp.status_code, headers, resp.iter_content(STREAM_CHUNK))

@@ -67,7 +67,7 @@ def get_study(db: Session, principal: Principal, study_uid: str, *, client_ip: s
     return summary(study, access=study_access(db, principal, study), owner_name=owner_name)
 
 
-def delete_study(db: Session, principal: Principal, study_uid: str, *, password: str, client_ip: str | None) -> None:
+def delete_study(db: Session, principal: Principal, study_uid: str, *, password: str, client_ip: str) -> None:
     """Remove the study from the archive and the index; dropping its row destroys its data key."""
     study = study_for(db, principal, study_uid, Action.DELETE)
     passwords.require_password(db, db.get(User, principal.user_id), password, client_ip=client_ip)

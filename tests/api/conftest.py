@@ -37,6 +37,14 @@ def admin(factory: AccountFactory):
     return factory.admin()
 
 
+@pytest.fixture(scope="module")
+def limits(origin: str):
+    """The origin's settings, for the throttling limits (MCC_LOGIN_MAX_FAILURES_ACCOUNT, …) tests count up to."""
+    from functions.common.platform.config import get_settings
+
+    return get_settings()
+
+
 @pytest.fixture
 def superuser(postgres: PostgresCluster, platform_env: dict) -> Iterator:
     """A connection to the platform database as the cluster's superuser (what an attacker with the host has)."""

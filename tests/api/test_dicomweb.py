@@ -190,16 +190,21 @@ def test_every_study_access_is_audited(doctor, uploaded):
     assert {"study_store", "study_view"} <= actions
 
 
-def test_an_archive_outage_fails_instances_cleanly_and_recovers(doctor, archive):
+def test_an_archive_outage_is_a_503_to_retry_and_leaves_nothing_behind(doctor, archive):
     series = ct_series(Patient(name="OUTAGE^CASE", patient_id=f"OUT-{uuid.uuid4().hex[:6]}"), slices=2, rows=32,
                        columns=32)
     archive.stop()
     try:
-        r = stow(doctor.client, series)
+        down = stow(doctor.client, series)
+        mixed = stow(doctor.client, None, raw=[b"this is not DICOM at all", to_bytes(series[0])])
     finally:
         archive.start()
-    assert r.status_code == 409
-    assert [f["00081197"]["Value"][0] for f in r.json()["00081198"]["Value"]] == [0x0110, 0x0110]
+    assert_problem(down, 503, "unavailable")  # nothing could be stored because the archive is down
+    assert int(down.headers["Retry-After"]) > 0
+    assert mixed.status_code == 409 and int(mixed.headers["Retry-After"]) > 0
+    failures = mixed.json()["00081198"]["Value"]
+    assert [f["00081197"]["Value"][0] for f in failures] == [0xC000, 0x0110]
+    assert "retry" in failures[1]["00000902"]["Value"][0]  # the instance, not the request, says to send it again
     listed = doctor.client.get("/api/studies", params={"patient_id": series[0].PatientID}).json()
     assert listed["total"] == 0  # no orphan study row
     assert stow(doctor.client, series).status_code == 200

@@ -9,6 +9,7 @@ from mcc_local.dicomgen import Patient, ct_series, to_bytes
 
 from tests.support.crafted_dicom import CRAFTED_DATASETS, not_dicom_file, truncated_file
 from tests.support.dicomweb import stow
+from tests.support.problem import assert_problem
 
 
 def orthanc_instances(archive) -> int:
@@ -61,3 +62,18 @@ def test_only_dicomweb_routes_are_reachable(researcher, path):
 def test_orthanc_rest_paths_outside_dicomweb_reach_only_the_portal(researcher):
     r = researcher.client.post("/tools/execute-script", data=b"os.execute('id')")
     assert r.status_code == 405 and r.headers["Content-Type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("headers", [
+    b"\r\n".join(b"X-Filler-%d: y" % i for i in range(5000)),       # thousands of headers
+    b"Content-Type: application/dicom\r\nX-Big: " + b"a" * 200_000,  # one huge header
+], ids=["thousands of headers", "a huge header"])
+def test_a_part_with_too_many_or_too_large_headers_is_refused(researcher, archive, headers):
+    good = to_bytes(ct_series(Patient(name="HEADERS^CASE"), slices=1, rows=16, columns=16)[0])
+    body = (b"--b\r\nContent-Type: application/dicom\r\n\r\n" + good + b"\r\n--b\r\n" + headers + b"\r\n\r\n"
+            + good + b"\r\n--b--\r\n")
+    before = orthanc_instances(archive)
+    r = researcher.client.post("/dicom-web/studies", data=body, headers={
+        "Content-Type": 'multipart/related; type="application/dicom"; boundary=b', "Accept": "application/dicom+json"})
+    assert_problem(r, 413, "part_headers_too_large")
+    assert orthanc_instances(archive) == before  # the request stops there: the part before it is not kept either

@@ -15,6 +15,7 @@ from pydicom.tag import Tag
 from sqlalchemy import func, select, text
 
 from functions.common.dicom.index import Instance, Series, Study
+from functions.common.dicom.ingest import NOT_YOURS
 from functions.common.platform import db
 from tests.support.dicomweb import stow
 
@@ -126,7 +127,7 @@ def test_a_sop_instance_uid_already_in_another_study_is_refused_and_not_archived
     r = stow(doctor.client, [other])
     assert r.status_code == 409, r.text
     (failure,) = r.json()["00081198"]["Value"]
-    assert failure["00081197"]["Value"] == [0xA900] and "another study" in failure["00000902"]["Value"][0]
+    assert failure["00081197"]["Value"] == [0x0124] and failure["00000902"]["Value"] == [NOT_YOURS]
     after = len(requests.get(archive.url + "/instances", auth=tuple(archive.credentials), timeout=10).json())
     assert after == before  # uploaded under the new study, then removed again
     with db.session_scope() as session:

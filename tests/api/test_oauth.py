@@ -4,6 +4,7 @@ new account, linking an existing one only with its password, and the ways the ro
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -12,14 +13,17 @@ from sqlalchemy import select
 
 from tests.support.api_client import STRONG_PASSWORD, Account, AccountFactory, ApiClient, Mailbox
 from tests.support.authenticator import enrol
-from tests.support.oidc_provider import OIDCProvider
+from tests.support.oidc_provider import OMITTED, OIDCProvider
 from tests.support.problem import assert_problem
 from tests.support.records import audit_events, scalars, user_row
 
 START = "/api/auth/oauth/testidp/start"
+# `email_verified` claims that do not verify an email: only the JSON boolean true does.
+NOT_VERIFIED = pytest.mark.parametrize("claim", [False, "false", "true", 1, OMITTED],
+                                       ids=["false", "string false", "string true", "number 1", "missing"])
 
 
-def new_identity(idp: OIDCProvider, *, email: str | None = None, verified: bool = True,
+def new_identity(idp: OIDCProvider, *, email: str | None = None, verified: Any = True,
                  name: str = "Rosalind Franklin") -> str:
     subject = f"sub-{uuid.uuid4().hex}"
     idp.add_user(subject, email=email or f"social-{uuid.uuid4().hex[:10]}@example.org", name=name,
@@ -142,11 +146,12 @@ def test_complete_signup_without_a_pending_sign_in_is_not_found(client: ApiClien
     assert_problem(client.get("/api/auth/oauth/pending"), 404, "no_pending")
 
 
+@NOT_VERIFIED
 def test_unverified_provider_email_of_a_new_account_must_be_verified_by_mail(client: ApiClient,
                                                                             oidc_provider: OIDCProvider,
-                                                                            mailbox: Mailbox) -> None:
+                                                                            mailbox: Mailbox, claim: Any) -> None:
     email = f"unverified-{uuid.uuid4().hex[:10]}@example.org"
-    assert social_login(client, oidc_provider, new_identity(oidc_provider, email=email, verified=False)) == \
+    assert social_login(client, oidc_provider, new_identity(oidc_provider, email=email, verified=claim)) == \
         "/oauth/complete"
     r = client.post("/api/auth/oauth/complete-signup", json={"name": "Nettie Stevens", "role": "researcher"})
     assert r.status_code == 200 and r.json() == {"status": "verification_sent"}
@@ -178,6 +183,23 @@ def test_existing_account_is_linked_only_with_its_password(factory: AccountFacto
     assert later.get("/api/auth/me").json()["id"] == account.id
 
 
+def test_linking_is_throttled_like_sign_in(factory: AccountFactory, client: ApiClient, oidc_provider: OIDCProvider,
+                                         limits) -> None:
+    """The link's password step is a sign-in to the existing account: guessing it spends the same budget."""
+    account = factory.create("researcher")
+    subject = new_identity(oidc_provider, email=account.email)
+    assert social_login(client, oidc_provider, subject) == "/oauth/complete"
+    for _ in range(limits.login_max_failures_account):
+        wrong = client.post("/api/auth/oauth/confirm-link", json={"password": "Not-the-password-at-all-99"})
+        assert_problem(wrong, 401, "invalid_credentials")
+
+    locked = client.post("/api/auth/oauth/confirm-link", json={"password": STRONG_PASSWORD})
+    assert_problem(locked, 429, "too_many_attempts")
+    assert 0 < int(locked.headers["Retry-After"]) <= limits.login_window
+    assert identities(subject) == []
+    assert len(audit_events("reauth", actor_id=account.id)) == limits.login_max_failures_account
+
+
 def test_link_cannot_create_a_second_account(factory: AccountFactory, client: ApiClient,
                                              oidc_provider: OIDCProvider) -> None:
     account = factory.create("researcher")
@@ -187,10 +209,11 @@ def test_link_cannot_create_a_second_account(factory: AccountFactory, client: Ap
     assert user_row(account.email).name == "Test researcher"
 
 
+@NOT_VERIFIED
 def test_unverified_provider_email_matching_an_account_is_refused(factory: AccountFactory, client: ApiClient,
-                                                                  oidc_provider: OIDCProvider) -> None:
+                                                                  oidc_provider: OIDCProvider, claim: Any) -> None:
     account = factory.create("researcher")
-    subject = new_identity(oidc_provider, email=account.email, verified=False)
+    subject = new_identity(oidc_provider, email=account.email, verified=claim)
     assert social_login(client, oidc_provider, subject) == "/signin?error=oauth_email_unverified"
     assert_problem(client.get("/api/auth/oauth/pending"), 404, "no_pending")
     assert identities(subject) == []

@@ -3,17 +3,28 @@ rotating refresh tokens with reuse detection, sign-out, the session list, and fo
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-from tests.support.api_client import STRONG_PASSWORD, AccountFactory, ApiClient
+from tests.support.api_client import (
+    ACCESS_COOKIE,
+    CSRF_COOKIE,
+    REFRESH_COOKIE,
+    SESSION_COOKIES,
+    STRONG_PASSWORD,
+    AccountFactory,
+    ApiClient,
+)
 from tests.support.authenticator import enrol
 from tests.support.problem import assert_problem
-from tests.support.records import audit_events
+from tests.support.records import age_refresh_token_past_grace, audit_events
 
 
 def drop_cookie(client: ApiClient, name: str) -> None:
@@ -55,18 +66,74 @@ def identity(researcher) -> dict:
     return {"sub": researcher.id, "sid": current[0]["id"]}
 
 
+def current_session(client: ApiClient) -> str:
+    return next(s["id"] for s in client.get("/api/auth/sessions").json()["items"] if s["current"])
+
+
+def set_cookies(response) -> dict[str, str]:
+    """The Set-Cookie headers of an answer, by cookie name."""
+    return {h.split("=", 1)[0]: h for h in response.raw.headers.getlist("Set-Cookie")}
+
+
 # ---------------------------------------------------------------- cookies and CSRF
 def test_browser_login_sets_httponly_secure_token_cookies_and_a_readable_csrf_cookie(researcher,
                                                                                      factory: AccountFactory) -> None:
     c = factory.client()
     r = c.post("/api/auth/login", json={"email": researcher.email, "password": STRONG_PASSWORD})
     assert r.json()["status"] == "ok" and "access_token" not in r.json() and "refresh_token" not in r.json()
-    cookies = {h.split("=", 1)[0]: h for h in r.raw.headers.getlist("Set-Cookie")}
-    assert set(cookies) == {"mcc_access", "mcc_refresh", "mcc_csrf"}
+    cookies = set_cookies(r)
+    assert set(cookies) == set(SESSION_COOKIES)
     for name, header in cookies.items():
-        assert "Secure" in header and "SameSite=Strict" in header, header
-        assert ("HttpOnly" in header) == (name != "mcc_csrf"), header
-    assert "Path=/api/auth" in cookies["mcc_refresh"]
+        assert "Secure" in header and "SameSite=Strict" in header and "Domain" not in header, header
+        assert ("HttpOnly" in header) == (name != CSRF_COOKIE), header
+    assert "Path=/;" in cookies[ACCESS_COOKIE] + ";" and "Path=/;" in cookies[CSRF_COOKIE] + ";"
+    assert "Path=/api/auth" in cookies[REFRESH_COOKIE]
+
+
+def test_the_path_wide_cookies_are_host_only_so_an_unprefixed_one_is_ignored(researcher,
+                                                                            factory: AccountFactory) -> None:
+    """A sibling subdomain or a plain-HTTP page can plant `mcc_access`/`mcc_csrf`, never a `__Host-` cookie."""
+    c = factory.client()
+    assert c.post("/api/auth/login", json={"email": researcher.email, "password": STRONG_PASSWORD}).status_code == 200
+    access, csrf = c.cookies.get(ACCESS_COOKIE), c.cookies.get(CSRF_COOKIE)
+    planted = factory.client()
+    r = planted.get("/api/auth/me", headers={"Cookie": f"mcc_access={access}"})
+    assert_problem(r, 401, "not_authenticated")
+    r = c.patch("/api/auth/me", json={"name": "Mallory"},
+                headers={"Cookie": f"{ACCESS_COOKIE}={access}; mcc_csrf=planted", "X-CSRF-Token": "planted"})
+    assert_problem(r, 403, "csrf")
+    assert c.patch("/api/auth/me", json={"name": "Test researcher"}, headers={"X-CSRF-Token": csrf}).status_code == 200
+
+
+@pytest.fixture
+def insecure_cookies(origin: str) -> Iterator[None]:
+    """The origin configured with MCC_COOKIE_SECURE=false (plain-HTTP development) for one test."""
+    from functions.common.platform.config import reset_settings
+
+    old = os.environ.get("MCC_COOKIE_SECURE")
+    os.environ["MCC_COOKIE_SECURE"] = "false"
+    reset_settings()
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MCC_COOKIE_SECURE", None)
+        else:
+            os.environ["MCC_COOKIE_SECURE"] = old
+        reset_settings()
+
+
+def test_without_secure_cookies_the_session_cookies_keep_their_plain_names(researcher, factory: AccountFactory,
+                                                                           insecure_cookies) -> None:
+    """`__Host-` cookies must be Secure: browsers drop them otherwise, so unsecured ones are named plainly."""
+    c = factory.client()
+    r = c.post("/api/auth/login", json={"email": researcher.email, "password": STRONG_PASSWORD})
+    cookies = set_cookies(r)
+    assert set(cookies) == {"mcc_access", "mcc_refresh", "mcc_csrf"}
+    assert not any("Secure" in header for header in cookies.values()), cookies
+    assert c.get("/api/auth/me").json()["id"] == researcher.id
+    assert c.patch("/api/auth/me", json={"name": "Test researcher"}).status_code == 200  # the CSRF check reads mcc_csrf
+    assert c.post("/api/auth/token/refresh").status_code == 200
 
 
 def test_unsafe_cookie_request_without_csrf_header_is_refused(researcher) -> None:
@@ -81,14 +148,14 @@ def test_cross_origin_login_is_refused(researcher, client: ApiClient) -> None:
     body = {"email": researcher.email, "password": STRONG_PASSWORD}
     r = client.post("/api/auth/login", json=body, headers={"Origin": "https://evil.example"})
     assert_problem(r, 403, "csrf")
-    assert "mcc_access" not in client.cookies
+    assert ACCESS_COOKIE not in client.cookies
     assert client.post("/api/auth/login", json=body, headers={"Origin": client.origin}).status_code == 200
 
 
 # ---------------------------------------------------------------- refresh rotation
 def test_browser_refresh_rotates_the_token_cookies(factory: AccountFactory) -> None:
     c = factory.create("researcher").client
-    before = {n: c.cookies.get(n) for n in ("mcc_access", "mcc_refresh", "mcc_csrf")}
+    before = {n: c.cookies.get(n) for n in SESSION_COOKIES}
     r = c.post("/api/auth/token/refresh")
     assert r.status_code == 200 and r.json() == {"status": "ok"}
     after = {n: c.cookies.get(n) for n in before}
@@ -98,7 +165,7 @@ def test_browser_refresh_rotates_the_token_cookies(factory: AccountFactory) -> N
 
 def test_browser_refresh_with_an_expired_access_cookie_works_without_a_body(factory: AccountFactory) -> None:
     c = factory.create("researcher").client
-    drop_cookie(c, "mcc_access")
+    drop_cookie(c, ACCESS_COOKIE)
     assert_problem(c.get("/api/auth/me"), 401, "not_authenticated")
     r = c.post("/api/auth/token/refresh")  # what the portal sends: no body, cookies and the CSRF header
     assert r.status_code == 200, r.text
@@ -108,7 +175,7 @@ def test_browser_refresh_with_an_expired_access_cookie_works_without_a_body(fact
 def test_browser_refresh_needs_the_csrf_header_and_keeps_the_token_usable(factory: AccountFactory) -> None:
     c = factory.create("researcher").client
     assert_problem(c.post("/api/auth/token/refresh", headers={"X-CSRF-Token": None}), 403, "csrf")
-    drop_cookie(c, "mcc_access")
+    drop_cookie(c, ACCESS_COOKIE)
     assert_problem(c.post("/api/auth/token/refresh", headers={"X-CSRF-Token": "forged"}), 403, "csrf")
     assert c.post("/api/auth/token/refresh").status_code == 200
 
@@ -139,10 +206,11 @@ def test_reused_refresh_token_revokes_the_whole_session_and_is_audited(researche
                                                                        factory: AccountFactory) -> None:
     c, pair = api_login(factory, researcher.email)
     c.bearer = pair["access_token"]
-    sid = next(s["id"] for s in c.get("/api/auth/sessions").json()["items"] if s["current"])
+    sid = current_session(c)
     stolen = pair["refresh_token"]
     newest = api_refresh(c, stolen).json()["refresh_token"]
     newest = api_refresh(c, newest).json()["refresh_token"]
+    age_refresh_token_past_grace(stolen)
 
     assert_problem(api_refresh(c, stolen), 401, "token_reused")
     assert_problem(api_refresh(c, newest), 401, "invalid_token")
@@ -152,13 +220,52 @@ def test_reused_refresh_token_revokes_the_whole_session_and_is_audited(researche
     assert sid not in {s["id"] for s in researcher.client.get("/api/auth/sessions").json()["items"]}
 
 
+def test_two_refreshes_of_one_token_at_once_both_get_a_pair_of_the_same_session(factory: AccountFactory) -> None:
+    """The portal and the viewer renewing the session together: the slower one is not taken for a thief."""
+    account = factory.create("researcher")
+    c, pair = api_login(factory, account.email)
+    c.bearer = pair["access_token"]
+    sid = current_session(c)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda client: api_refresh(client, pair["refresh_token"]),
+                                [c, factory.client()]))
+    assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+    pairs = [r.json() for r in answers]
+    assert pairs[0]["refresh_token"] != pairs[1]["refresh_token"]
+    for fresh in pairs:
+        c.bearer = fresh["access_token"]
+        assert current_session(c) == sid
+        assert api_refresh(c, fresh["refresh_token"]).status_code == 200
+    assert not audit_events("token_reuse", actor_id=account.id)
+
+
+def test_a_token_used_within_the_grace_window_is_refused_once_the_session_ended(factory: AccountFactory) -> None:
+    account = factory.create("researcher")
+    c, pair = api_login(factory, account.email)
+    assert api_refresh(c, pair["refresh_token"]).status_code == 200
+    c.bearer = pair["access_token"]
+    assert c.post("/api/auth/logout").status_code == 200
+    assert_problem(api_refresh(c, pair["refresh_token"]), 401, "invalid_token")
+
+
+def test_a_token_reused_after_the_grace_window_still_ends_the_session(factory: AccountFactory) -> None:
+    account = factory.create("researcher")
+    c, pair = api_login(factory, account.email)
+    rotated = api_refresh(c, pair["refresh_token"]).json()
+    assert api_refresh(c, pair["refresh_token"]).status_code == 200  # within the window
+    age_refresh_token_past_grace(pair["refresh_token"])
+    assert_problem(api_refresh(c, pair["refresh_token"]), 401, "token_reused")
+    assert_problem(api_refresh(c, rotated["refresh_token"]), 401, "invalid_token")
+    assert len(audit_events("token_reuse", actor_id=account.id)) == 1
+
+
 # ---------------------------------------------------------------- sign-out
 def test_logout_ends_the_session_and_clears_the_cookies(factory: AccountFactory) -> None:
     c = factory.create("researcher").client
-    refresh = c.cookies.get("mcc_refresh")
+    refresh = c.cookies.get(REFRESH_COOKIE)
     r = c.post("/api/auth/logout")
     assert r.status_code == 200 and r.json() == {"status": "signed_out"}
-    assert not {"mcc_access", "mcc_refresh", "mcc_csrf"} & {cookie.name for cookie in c.cookies}
+    assert not set(SESSION_COOKIES) & {cookie.name for cookie in c.cookies}
     assert_problem(c.get("/api/auth/me"), 401, "not_authenticated")
     assert_problem(api_refresh(c, refresh), 401, "invalid_token")
 

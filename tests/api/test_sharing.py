@@ -20,8 +20,9 @@ from tests.support.json_examples import example
 from tests.support.problem import assert_problem
 
 
-def _study(account, name: str = "SHARE^CASE") -> str:
-    series = ct_series(Patient(name=name, patient_id=f"S-{uuid.uuid4().hex[:8]}"), slices=2, rows=16, columns=16)
+def _study(account, name: str = "SHARE^CASE", patient_id: str | None = None) -> str:
+    patient = Patient(name=name, patient_id=patient_id or f"S-{uuid.uuid4().hex[:8]}")
+    series = ct_series(patient, slices=2, rows=16, columns=16)
     r = stow(account.client, series)
     assert r.status_code == 200, r.text
     return str(series[0].StudyInstanceUID)
@@ -211,10 +212,11 @@ def test_a_group_share_follows_membership_and_mails_every_member(doctors, mailbo
 
 def test_a_contributor_stores_an_annotation_attributed_to_them_and_a_reader_cannot(doctors):
     a, b, c = doctors[:3]
-    uid = _study(a, "ANNOTATED^CASE")
+    patient = Patient(name="ANNOTATED^CASE", patient_id=f"AN-{uuid.uuid4().hex[:8]}")
+    uid = _study(a, patient.name, patient.patient_id)
     a.client.post(f"/api/shares/studies/{uid}", json={"email": b.email, "level": "contribute"})
     a.client.post(f"/api/shares/studies/{uid}", json={"email": c.email, "level": "read"})
-    extra = ct_series(Patient(name="ANNOTATED^CASE"), slices=1, rows=16, columns=16, study_uid=uid)
+    extra = ct_series(patient, slices=1, rows=16, columns=16, study_uid=uid)  # the study's patient
     r = stow(c.client, extra)
     assert r.status_code == 409 and r.json()["00081198"]["Value"][0]["00081197"]["Value"] == [0x0124]
     r = stow(b.client, extra, study_uid=uid)

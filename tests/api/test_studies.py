@@ -110,6 +110,21 @@ def test_deleting_needs_the_password_and_removes_the_study_everywhere(researcher
             Series.series_uid == str(series[0].SeriesInstanceUID))) == 0
 
 
+def test_guessing_the_password_to_delete_a_study_is_throttled_like_sign_in(factory, limits):
+    owner = factory.create("researcher")
+    series = ct_series(Patient(name="KEEP^ME", patient_id=f"K-{uuid.uuid4().hex[:6]}"), slices=1, rows=16, columns=16)
+    assert stow(owner.client, series).status_code == 200
+    uid = str(series[0].StudyInstanceUID)
+    for _ in range(limits.login_max_failures_account):
+        wrong = owner.client.delete(f"/api/studies/{uid}", json={"password": "wrong-password-123"})
+        assert_problem(wrong, 401, "invalid_credentials")
+
+    locked = owner.client.delete(f"/api/studies/{uid}", json={"password": STRONG_PASSWORD})
+    assert_problem(locked, 429, "too_many_attempts")
+    assert 0 < int(locked.headers["Retry-After"]) <= limits.login_window
+    assert owner.client.get(f"/api/studies/{uid}").status_code == 200
+
+
 def test_the_study_list_needs_an_approved_account(factory, client):
     pending = factory.create("health_professional", status="pending")
     assert_problem(pending.client.get("/api/studies"), 403, "account_pending")

@@ -1,22 +1,16 @@
-"""Sign-in throttling (functions/auth/throttle.py): per account (known or not) and per client address."""
+"""Password-guessing throttling (functions/common/security/throttle.py): per account (known or not) and per client
+address, for sign-in and for re-authentication before sensitive actions, which share one budget."""
 
 from __future__ import annotations
 
 import uuid
 
-import pytest
-
-from tests.support.api_client import STRONG_PASSWORD, AccountFactory, ApiClient
+from tests.support.api_client import ACCESS_COOKIE, STRONG_PASSWORD, AccountFactory, ApiClient
 from tests.support.problem import assert_problem
+from tests.support.records import audit_events
 
 WRONG_PASSWORD = "Not-the-password-at-all-99"
-
-
-@pytest.fixture(scope="module")
-def limits(origin: str):
-    from functions.common.platform.config import get_settings
-
-    return get_settings()
+NEW_PASSWORD = "Quartz-heron-paints-41-lanterns"
 
 
 def login(client: ApiClient, email: str, password: str):
@@ -32,7 +26,7 @@ def fail(client: ApiClient, email: str, times: int) -> None:
 def assert_locked(r, window: int) -> dict:
     body = assert_problem(r, 429, "too_many_attempts")
     assert 0 < int(r.headers["Retry-After"]) <= window
-    assert "mcc_access" not in r.cookies
+    assert ACCESS_COOKIE not in r.cookies
     return body
 
 
@@ -87,3 +81,39 @@ def test_address_is_locked_across_accounts_after_too_many_failures(factory: Acco
 
     assert_locked(login(attacker, victim.email, STRONG_PASSWORD), limits.login_window)
     assert login(factory.client(), victim.email, STRONG_PASSWORD).json()["status"] == "ok"
+
+
+# ---------------------------------------------------------------- re-authentication (passwords.require_password)
+def change_password(client: ApiClient, current: str):
+    return client.post("/api/auth/password/change", json={"current_password": current, "new_password": NEW_PASSWORD})
+
+
+def test_wrong_passwords_at_re_authentication_lock_it_and_sign_in_like_failed_sign_ins(factory: AccountFactory,
+                                                                                      limits) -> None:
+    """A stolen session gets no password guesses of its own: re-authentication spends the sign-in budget."""
+    account = factory.create("researcher")
+    for _ in range(limits.login_max_failures_account):
+        assert_problem(change_password(account.client, WRONG_PASSWORD), 401, "invalid_credentials")
+
+    assert_locked(change_password(account.client, STRONG_PASSWORD), limits.login_window)
+    r = account.client.post("/api/auth/email/change", json={"password": STRONG_PASSWORD,
+                                                            "new_email": f"new-{uuid.uuid4().hex[:8]}@example.org"})
+    assert_locked(r, limits.login_window)
+    assert_locked(login(factory.client(), account.email, STRONG_PASSWORD), limits.login_window)
+    failures = audit_events("reauth", actor_id=account.id)
+    assert len(failures) == limits.login_max_failures_account and {e.outcome for e in failures} == {"failure"}
+    assert account.client.get("/api/auth/me").status_code == 200  # the session itself goes on
+
+
+def test_an_address_locked_by_failed_sign_ins_cannot_re_authenticate(factory: AccountFactory, limits) -> None:
+    account = factory.create("researcher")
+    same_address = ApiClient(account.client.origin, ca=account.client.verify, address=account.client.address)
+    per_account = limits.login_max_failures_account - 1  # stay under every account's limit
+    tag = uuid.uuid4().hex[:8]
+    for n in range(limits.login_max_failures_ip):
+        assert login(same_address, f"probe-{tag}-{n // per_account}@example.org", WRONG_PASSWORD).status_code == 401
+
+    setup = {"password": STRONG_PASSWORD}
+    assert_locked(account.client.post("/api/auth/2fa/totp/setup", json=setup), limits.login_window)
+    elsewhere = factory.login(account.email)
+    assert elsewhere.post("/api/auth/2fa/totp/setup", json=setup).status_code == 200

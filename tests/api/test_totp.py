@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.api_client import STRONG_PASSWORD, Account, AccountFactory, ApiClient
+from tests.support.api_client import ACCESS_COOKIE, STRONG_PASSWORD, Account, AccountFactory, ApiClient
 from tests.support.authenticator import Authenticator, enrol
 from tests.support.problem import assert_problem
 from tests.support.records import audit_events, scalar, user_row
@@ -113,7 +113,7 @@ def test_after_enrolment_the_password_gives_only_an_mfa_ticket(factory: AccountF
     mfa_cookie = next(h for h in r.raw.headers.getlist("Set-Cookie") if h.startswith("mcc_mfa="))
     assert "HttpOnly" in mfa_cookie and "Path=/api/auth" in mfa_cookie
     assert_problem(c.get("/api/auth/me"), 401, "not_authenticated")
-    ticket_as_access_cookie = {"Cookie": f"mcc_access={c.cookies.get('mcc_mfa')}"}
+    ticket_as_access_cookie = {"Cookie": f"{ACCESS_COOKIE}={c.cookies.get('mcc_mfa')}"}
     assert_problem(c.get("/api/auth/me", headers=ticket_as_access_cookie), 401, "invalid_token")
 
 

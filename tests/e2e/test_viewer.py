@@ -20,7 +20,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.portal import new_context
-from tests.support.api_client import AccountFactory, Mailbox
+from tests.support.api_client import CSRF_COOKIE, AccountFactory, Mailbox
 from tests.support.dicomweb import stow
 
 logger = logging.getLogger(__name__)
@@ -41,8 +41,11 @@ def platform(origin: str, smtp) -> Platform:
     """The real origin (gateway, functions, viewer) with a signed-in, approved health professional."""
     account = AccountFactory(origin, Mailbox(smtp), ca=os.environ["MCC_TEST_CA"]).create("health_professional")
     host = urlparse(origin).hostname
-    cookies = [{"name": c.name, "value": c.value, "domain": host, "path": c.path, "secure": True,
-                "httpOnly": c.name != "mcc_csrf", "sameSite": "Strict"} for c in account.client.cookies]
+    # A `__Host-` cookie must be host-only: given by URL, never with a domain (Chromium refuses it then).
+    cookies = [{"name": c.name, "value": c.value, "secure": True, "httpOnly": c.name != CSRF_COOKIE,
+                "sameSite": "Strict", **({"url": origin + "/"} if c.name.startswith("__Host-")
+                                         else {"domain": host, "path": c.path})}
+               for c in account.client.cookies]
     platform = Platform(origin, Path(account.client.verify), cookies)
     platform.client = account.client
     return platform

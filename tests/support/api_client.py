@@ -14,6 +14,11 @@ import requests
 from mcc_local.smtp_sink import SmtpSink
 
 STRONG_PASSWORD = "Velvet-otter-climbs-27-glaciers"
+# The session's cookies as a browser holds them on the HTTPS origin (MCC_COOKIE_SECURE, the default).
+ACCESS_COOKIE = "__Host-mcc_access"
+CSRF_COOKIE = "__Host-mcc_csrf"
+REFRESH_COOKIE = "mcc_refresh"
+SESSION_COOKIES = (ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE)
 _addresses = itertools.count(1)
 
 
@@ -40,7 +45,7 @@ class ApiClient(requests.Session):
         if url.startswith("/"):
             url = self.origin + url
         headers = dict(kwargs.pop("headers", None) or {})
-        csrf = self.cookies.get("mcc_csrf")
+        csrf = self.cookies.get(CSRF_COOKIE) or self.cookies.get("mcc_csrf")  # the latter: MCC_COOKIE_SECURE=false
         if method.upper() in {"POST", "PUT", "PATCH", "DELETE"} and csrf and "X-CSRF-Token" not in headers:
             headers["X-CSRF-Token"] = csrf
         if self.bearer and "Authorization" not in headers:

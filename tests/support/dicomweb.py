@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import uuid
 
-from mcc_local.dicomgen import to_bytes
+from mcc_local.dicomgen import Patient, ct_series, to_bytes
 
 from functions.dicomweb.multipart import boundary_of, iter_parts
 
@@ -34,3 +35,12 @@ def parts_of(resp) -> list[bytes]:
     boundary, _ = boundary_of(resp.headers["Content-Type"])
     return [p.data for p in iter_parts(io.BytesIO(resp.content), boundary, max_part_bytes=1 << 30,
                                        max_total_bytes=1 << 31)]
+
+
+def stored_slice(client, name: str, *, rows: int = 16, columns: int = 16):
+    """One generated CT slice of a patient of its own (named `name`), stored through the gateway by `client`."""
+    (ds,) = ct_series(Patient(name=name, patient_id=f"P-{uuid.uuid4().hex[:12]}"), slices=1, rows=rows,
+                      columns=columns)
+    r = stow(client, [ds])
+    assert r.status_code == 200, r.text
+    return ds

@@ -41,6 +41,7 @@ CODE_LIFETIME = 60  # seconds an authorization code stays redeemable
 TOKEN_LIFETIME = 3600  # seconds for access tokens and ID tokens
 SCOPES = ["openid", "email", "profile"]
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
+OMITTED = object()  # an `email_verified` the provider leaves out of its claims
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,12 @@ class _User:
     subject: str
     email: str
     name: str
-    email_verified: bool
+    email_verified: Any  # True or False, or what a careless provider sends ("false", 1), or OMITTED
 
     def claims(self, scope: str) -> UserInfo:
-        info = UserInfo(
-            sub=self.subject,
-            email=self.email,
-            email_verified=self.email_verified,
-            name=self.name,
-        )
+        info = UserInfo(sub=self.subject, email=self.email, name=self.name)
+        if self.email_verified is not OMITTED:
+            info["email_verified"] = self.email_verified
         return info.filter(scope)  # only what the granted scopes allow, as real OPs do
 
 
@@ -297,9 +295,10 @@ class OIDCProvider(Service):
         return self.issuer + "/.well-known/openid-configuration"
 
     def add_user(
-        self, subject: str, *, email: str, name: str, email_verified: bool = True
+        self, subject: str, *, email: str, name: str, email_verified: Any = True
     ) -> None:
-        """Register an account at the provider."""
+        """Register an account at the provider. `email_verified` is sent as given (any JSON value, so
+        tests can play a provider that sends the string "false"), or left out when it is OMITTED."""
         self._users[subject] = _User(subject, email, name, email_verified)
 
     def login_as(self, subject: str) -> None:

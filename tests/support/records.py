@@ -1,11 +1,13 @@
-"""The platform's rows read straight from PostgreSQL: what the API promises must hold in the database."""
+"""The platform's rows read straight from PostgreSQL: what the API promises must hold in the database (and the
+few rows a test moves back in time rather than waiting)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 
 
 def scalar(stmt: Select) -> Any:
@@ -37,3 +39,17 @@ def audit_events(action: str, *, actor_id: str | uuid.UUID | None = None) -> lis
     if actor_id is not None:
         stmt = stmt.where(AuditEvent.actor_id == uuid.UUID(str(actor_id)))
     return scalars(stmt.order_by(AuditEvent.id))
+
+
+def age_refresh_token_past_grace(raw: str) -> None:
+    """Make a used refresh token look first used longer ago than its reuse grace window, without waiting."""
+    from functions.auth.sessions import REUSE_GRACE
+    from functions.common.accounts.tables import RefreshToken
+    from functions.common.platform import db
+    from functions.common.security.crypto import token_hash
+
+    with db.session_scope() as session:
+        moved = session.execute(update(RefreshToken).where(RefreshToken.token_hash == token_hash(raw),
+                                                           RefreshToken.used_at.is_not(None))
+                                .values(used_at=RefreshToken.used_at - REUSE_GRACE - dt.timedelta(seconds=1))).rowcount
+    assert moved == 1, "the refresh token was not used yet"

@@ -21,8 +21,21 @@
   }
 })();
 
+// The CSRF token the platform's cookie carries: `__Host-mcc_csrf` on the HTTPS origin, plain `mcc_csrf`
+// only where the server runs with MCC_COOKIE_SECURE=false (the `__Host-` prefix needs Secure). The
+// portal's API client (web/src/api/http.ts) reads it the same way.
+function mccCsrfToken() {
+  for (const name of ['__Host-mcc_csrf', 'mcc_csrf']) {
+    const match = document.cookie.match(new RegExp('(?:^|;\\s*)' + name + '=([^;]*)'));
+    if (match && match[1]) {
+      return decodeURIComponent(match[1]);
+    }
+  }
+  return '';
+}
+
 // The gateway refuses a cookie-authenticated unsafe request (POST…) without an `X-CSRF-Token`
-// header equal to the `mcc_csrf` cookie. OHIF 3.13 stores measurement reports (DICOM SR) with a
+// header equal to the CSRF cookie. OHIF 3.13 stores measurement reports (DICOM SR) with a
 // STOW-RS POST through dicomweb-client's XMLHttpRequest, and its DICOMweb data source has no
 // setting that adds a header: it forwards only `Authorization` from the user authentication
 // service and builds its clients from a fixed set of options (no `headers`, `requestHooks` or
@@ -32,10 +45,6 @@
   const SAFE = /^(GET|HEAD|OPTIONS|TRACE)$/i;
   const open = XMLHttpRequest.prototype.open;
   const send = XMLHttpRequest.prototype.send;
-  const csrfToken = () => {
-    const match = document.cookie.match(/(?:^|;\s*)mcc_csrf=([^;]*)/);
-    return match ? decodeURIComponent(match[1]) : '';
-  };
   XMLHttpRequest.prototype.open = function (method, url) {
     let target = null;
     try {
@@ -51,7 +60,7 @@
     return open.apply(this, arguments);
   };
   XMLHttpRequest.prototype.send = function () {
-    const token = this.mccNeedsCsrfToken ? csrfToken() : '';
+    const token = this.mccNeedsCsrfToken ? mccCsrfToken() : '';
     if (token) {
       this.setRequestHeader('X-CSRF-Token', token);
     }
@@ -66,11 +75,10 @@
 (function keepTheSessionAlive() {
   const RENEW_EVERY_MS = 4 * 60 * 1000;
   const renew = () => {
-    const match = document.cookie.match(/(?:^|;\s*)mcc_csrf=([^;]*)/);
     fetch('/api/auth/token/refresh', {
       method: 'POST',
       credentials: 'same-origin',
-      headers: { 'X-CSRF-Token': match ? decodeURIComponent(match[1]) : '' },
+      headers: { 'X-CSRF-Token': mccCsrfToken() },
     }).catch(() => {});
   };
   window.setInterval(renew, RENEW_EVERY_MS);

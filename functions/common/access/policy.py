@@ -21,13 +21,13 @@ import enum
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import Select, and_, exists, literal, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
 from functions.common.access.tables import GroupMember, ModelShare, StudyShare
 from functions.common.accounts.tables import User
 from functions.common.ai_models.tables import AiModel, ModelVersion
-from functions.common.dicom.index import Study
+from functions.common.dicom.index import Instance, Series, Study
 from functions.common.platform.errors import Forbidden, NotFound
 from functions.common.security.tokens import Principal
 
@@ -134,12 +134,28 @@ def can(db: Session, principal: Principal, action: Action, study: Study) -> bool
     return action in STUDY_ACTIONS.get(study_access(db, principal, study) or "", ())
 
 
-def study_for(db: Session, principal: Principal, study_uid: str, action: Action) -> Study:
-    """The study if the caller may do `action` on it; unknown and forbidden answer alike (404)."""
-    study = db.scalar(select(Study).where(Study.study_uid == study_uid))
-    if study is None or not can(db, principal, action, study):
+# Built once (these run on every frame a viewer fetches): the study by its UID and, as single-table scalar
+# subqueries (cheaper to plan than joins), its series of that UID and the series holding the SOP instance.
+_STUDY = select(Study).where(Study.study_uid == bindparam("study_uid"))
+_ITS_SERIES = (select(Series.id).where(Series.study_pk == Study.id, Series.series_uid == bindparam("series_uid"))
+               .scalar_subquery())
+_SERIES_OF_INSTANCE = select(Instance.series_pk).where(Instance.sop_uid == bindparam("sop_uid")).scalar_subquery()
+_LOCATE = (_STUDY, _STUDY.add_columns(_ITS_SERIES), _STUDY.add_columns(_ITS_SERIES, _SERIES_OF_INSTANCE))
+
+
+def study_for(db: Session, principal: Principal, study_uid: str, action: Action, *, series_uid: str | None = None,
+              sop_uid: str | None = None) -> Study:
+    """The study if the caller may do `action` on it and, per the index, it holds the series (and that series
+    the instance) named; unknown and forbidden studies answer alike (404), and so does a series or instance
+    the study does not hold, whether it is another study's or nobody's. One query for all of it."""
+    named = {"study_uid": study_uid, "series_uid": series_uid, "sop_uid": sop_uid}
+    depth = 0 if series_uid is None else 1 if sop_uid is None else 2
+    row = db.execute(_LOCATE[depth], {k: v for k, v in named.items() if v is not None}).first()
+    if row is None or not can(db, principal, action, row[0]):
         raise NotFound("No such study.")
-    return study
+    if None in row[1:] or len(set(row[1:])) > 1:  # no such series here; the instance is in no series or another
+        raise NotFound("No such series or instance in this study.")
+    return row[0]
 
 
 def access_to_studies(db: Session, principal: Principal, studies: list[Study]) -> dict[uuid.UUID, str]:

@@ -7,12 +7,19 @@ pseudonymises the next ones. Finished uploads are indexed in batches, one transa
 an instance is either in the archive *and* the index or in neither:
 
 - before an upload: the permission model must let the uploader store into the study (`may_store`:
-  a new study becomes theirs; an existing one needs ownership or `contribute`);
+  a new study becomes theirs; an existing one needs ownership or `contribute`), and the instance must
+  be of the study's patient (one study, one patient: the keyed hash of the PatientID and the name's
+  blind-index tokens; for a new study, those of its first instance);
 - a retry of an instance already stored in the same study succeeds (the archive answers "already
-  stored", the index keeps its row); the same SOP Instance UID in another study fails;
-- after it: the batch's index rows are written under the study row lock, asking `may_store` again
-  (another user may have created the study in the meantime); whatever cannot be indexed is removed
-  from the archive again if this upload created it, and reported failed;
+  stored", the index keeps its row); a Study, Series or SOP Instance UID that is another study's fails
+  with the same reason and comment whichever it is, and whoever's it is (`NOT_YOURS`: an outsider
+  learns no more than that the instance cannot go there);
+- an archive that is busy or down fails the instance with `retry` set (the caller may answer 503),
+  one that refuses it fails it for good;
+- after it: the batch's index rows are written under the study row lock, asking `may_store` and
+  comparing the patient again (another request may have created the study in the meantime);
+  whatever cannot be indexed is removed from the archive again if this upload created it, and
+  reported failed;
 - nothing is created before an instance is stored, so a request whose instances all fail leaves
   no study, series or patient row behind.
 """
@@ -20,8 +27,6 @@ an instance is either in the archive *and* the index or in neither:
 from __future__ import annotations
 
 import collections
-import datetime as dt
-import io
 import logging
 import uuid
 from collections.abc import Callable
@@ -35,15 +40,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from functions.common.dicom import originals as sealed_originals
-from functions.common.dicom.deidentify import deidentify
 from functions.common.dicom.index import Instance, Patient, Series, Study
+from functions.common.dicom.intake import Header, PatientKey, pseudonymised
 from functions.common.dicom.originals import Originals
-from functions.common.dicom.orthanc import orthanc
+from functions.common.dicom.orthanc import ArchiveRefused, ArchiveUnavailable, orthanc
 from functions.common.dicom.validation import FailureReason, InstanceRejected
-from functions.common.platform.errors import ServiceUnavailable
 from functions.common.security import audit
-from functions.common.security.blind_index import name_tokens
-from functions.common.security.crypto import keyed_hash
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,10 @@ WINDOW_BYTES = 64 << 20        # instances held in memory while they upload (at 
 WINDOW_INSTANCES = 16
 INDEX_BATCH = 16               # finished uploads indexed per transaction
 
-NOT_YOURS = "this StudyInstanceUID belongs to a study you may not add to"
+# Every UID conflict answers alike: another user's study, or a series or instance UID of another study.
+NOT_YOURS = "a UID of it is in a study you may not add it to; use new UIDs"
+OTHER_PATIENT = "its patient differs from the study's: one study, one patient"
+ARCHIVE_BUSY = "the image archive is busy or down; nothing was kept, retry"
 MayStore = Callable[[Session, Study | None], bool]  # the permission model's answer (None: a new study)
 
 
@@ -72,33 +77,10 @@ class Outcome:
         return self.error is None
 
 
-@dataclass(frozen=True)
-class _Header:
-    """What the index needs of an instance, taken before pseudonymisation replaces it."""
-
-    patient_id_hash: str
-    name_tokens: list[str]
-    study_date: dt.date | None
-    study_time: str | None
-    study_description: str | None
-    modality: str | None
-    series_number: int | None
-    series_description: str | None
-
-    @classmethod
-    def of(cls, ds: Dataset) -> _Header:
-        number = ds.get("SeriesNumber")
-        return cls(keyed_hash(str(ds.get("PatientID", "")), purpose="patient-id"),
-                   name_tokens(str(ds.get("PatientName", ""))), _date(ds.get("StudyDate")),
-                   str(ds.get("StudyTime", ""))[:16] or None, str(ds.get("StudyDescription", ""))[:64] or None,
-                   str(ds.get("Modality", "")) or None, int(number) if number not in (None, "") else None,
-                   str(ds.get("SeriesDescription", ""))[:64] or None)
-
-
 @dataclass
 class _Upload:
     outcome: Outcome
-    header: _Header
+    header: Header
     originals: Originals             # the replaced attributes, sealed under the study key at index time
     size: int
     future: Future
@@ -131,6 +113,7 @@ class Ingest:
         self._held_bytes = 0
         self._pool: ThreadPoolExecutor | None = None
         self._may_store_into: dict[str, bool] = {}   # study uid -> may this uploader add to it
+        self._patients: dict[str, PatientKey] = {}    # study uid -> whom its instances must be of
 
     def __enter__(self) -> Ingest:
         return self
@@ -147,7 +130,9 @@ class Ingest:
         self.outcomes.append(outcome)
         try:
             self._check_study(outcome.study_uid)
-            header, originals, data = _pseudonymised(ds)
+            header, originals, data = pseudonymised(ds)
+            if self._patients.setdefault(outcome.study_uid, header.patient) != header.patient:
+                raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS, OTHER_PATIENT)
         except InstanceRejected as e:
             outcome.error = e
             return
@@ -175,7 +160,7 @@ class Ingest:
             if not upload.future.cancelled() and upload.future.exception() is None:
                 archive_id, created = upload.future.result()
                 if created:
-                    orthanc().delete_instance(archive_id)
+                    _remove(archive_id)
         self._uploads.clear()
         self._finished.clear()
 
@@ -185,6 +170,8 @@ class Ingest:
         if study_uid not in self._may_store_into:
             study = self.db.scalar(select(Study).where(Study.study_uid == study_uid))
             self._may_store_into[study_uid] = self.may_store(self.db, study)
+            if study is not None:
+                self._patients[study_uid] = PatientKey.of_study(study)
         if not self._may_store_into[study_uid]:
             raise InstanceRejected(FailureReason.NOT_AUTHORIZED, NOT_YOURS)
 
@@ -197,9 +184,11 @@ class Ingest:
             wait = False
             try:
                 upload.archive_id, upload.created_in_archive = upload.future.result()
-            except ServiceUnavailable:
-                upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, "the image archive could "
-                                                        "not store the instance; nothing was kept, try again")
+            except ArchiveUnavailable:
+                upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, ARCHIVE_BUSY, retry=True)
+            except ArchiveRefused:
+                upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE,
+                                                        "the image archive refused the instance; nothing was kept")
             self._held_bytes -= upload.size
             if upload.outcome.error is None:
                 self._finished.append(upload)
@@ -222,7 +211,7 @@ class Ingest:
                                                             "not be indexed; nothing was kept, try again")
         for upload in batch:
             if upload.outcome.error is not None and upload.created_in_archive:
-                orthanc().delete_instance(upload.archive_id)
+                _remove(upload.archive_id)
 
     def _index(self, batch: list[_Upload]) -> None:
         """One transaction: lock or create each study and series, then the instance rows and counters."""
@@ -230,13 +219,16 @@ class Ingest:
         for study_uid in sorted({u.outcome.study_uid for u in batch}):  # one lock order: no deadlocks
             first = next(u for u in batch if u.outcome.study_uid == study_uid)
             study = self._lock_study(study_uid, first.header)
-            if not self.may_store(self.db, study):
-                for u in batch:
-                    if u.outcome.study_uid == study_uid:
-                        u.outcome.error = InstanceRejected(FailureReason.NOT_AUTHORIZED,
-                                                           NOT_YOURS)
-                continue
-            rows.studies[study_uid] = study
+            allowed, patient = self.may_store(self.db, study), PatientKey.of_study(study)
+            for u in batch:
+                if u.outcome.study_uid != study_uid:
+                    continue
+                if not allowed:
+                    u.outcome.error = InstanceRejected(FailureReason.NOT_AUTHORIZED, NOT_YOURS)
+                elif u.header.patient != patient:
+                    u.outcome.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS, OTHER_PATIENT)
+            if allowed:
+                rows.studies[study_uid] = study
         keys = {uid: sealed_originals.study_key(study) for uid, study in rows.studies.items()}
         values, indexed, per_series, per_study = [], [], collections.Counter(), collections.Counter()
         modalities: dict[str, set[str]] = collections.defaultdict(set)
@@ -247,8 +239,7 @@ class Ingest:
             study = rows.studies[o.study_uid]
             series = rows.series.get(o.series_uid) or self._series(study, o.series_uid, upload.header, rows)
             if series is None:
-                o.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
-                                           "this SeriesInstanceUID belongs to another study")
+                o.error = InstanceRejected(FailureReason.NOT_AUTHORIZED, NOT_YOURS)
                 continue
             key = keys[o.study_uid]
             indexed.append(upload)
@@ -271,8 +262,7 @@ class Ingest:
             elif self._indexed_in_its_study(upload.outcome):  # a retry, or sent twice: the index has it already
                 upload.created_in_archive = False  # the archive's copy is the indexed one: never remove it
             else:  # the archive kept it under this study: removed again below
-                upload.outcome.error = InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS,
-                                                        "this SOPInstanceUID is already stored in another study")
+                upload.outcome.error = InstanceRejected(FailureReason.NOT_AUTHORIZED, NOT_YOURS)
         for series_pk, n in per_series.items():
             self.db.execute(update(Series).where(Series.id == series_pk)
                             .values(num_instances=Series.num_instances + n))
@@ -303,7 +293,7 @@ class Ingest:
                                    .where(Instance.sop_uid == outcome.sop_uid))
         return stored_in == outcome.study_uid
 
-    def _lock_study(self, study_uid: str, header: _Header) -> Study:
+    def _lock_study(self, study_uid: str, header: Header) -> Study:
         """The study row, created with a fresh data key if new, locked until the batch commits."""
         study = self.db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
         if study is not None:
@@ -323,7 +313,7 @@ class Ingest:
         ).on_conflict_do_nothing())
         return self.db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
 
-    def _series(self, study: Study, series_uid: str, header: _Header, rows: _Batch) -> Series | None:
+    def _series(self, study: Study, series_uid: str, header: Header, rows: _Batch) -> Series | None:
         created = self.db.scalar(insert(Series).values(
             id=uuid.uuid4(), series_uid=series_uid, study_pk=study.id, modality=header.modality,
             series_number=header.series_number, description=header.series_description, num_instances=0,
@@ -338,33 +328,18 @@ class Ingest:
         return series
 
 
-def _pseudonymised(ds: Dataset) -> tuple[_Header, Originals, bytes]:
-    """The index's view of the instance, its identifying originals, and the pseudonymised Part 10 file.
-
-    Elements are decoded only here, as they are read (parsing checked their structure): the others
-    reach the archive byte for byte. A value that cannot be decoded refuses the instance.
-    """
-    try:
-        header = _Header.of(ds)
-        originals = deidentify(ds)
-        buf = io.BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
-    except Exception as e:  # noqa: BLE001 - pydicom raises many types on malformed values; all mean the same
-        raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"an attribute cannot be decoded: {e}") from e
-    return header, originals, buf.getvalue()
-
-
 def _archive(data: bytes) -> tuple[str, bool]:
     """Store one instance in the archive: its id there, and whether this call created it."""
     return orthanc().store_instance(data)
 
 
-def _date(value: Any) -> dt.date | None:
-    text = str(value or "")
+def _remove(archive_id: str) -> None:
+    """Take an unindexed upload out of the archive again; if the archive is down it stays there, unindexed
+    (never served: every read goes through the index), and the log says so."""
     try:
-        return dt.datetime.strptime(text[:8], "%Y%m%d").date() if len(text) >= 8 else None
-    except ValueError:
-        return None
+        orthanc().delete_instance(archive_id)
+    except ArchiveUnavailable:
+        log.warning("an unindexed upload stays in the archive", extra={"archive_id": archive_id})
 
 
 def audit_stored(db: Session, *, actor_id: uuid.UUID, client_ip: str | None, outcomes: list[Outcome]) -> None:

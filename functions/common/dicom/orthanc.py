@@ -1,18 +1,56 @@
-"""The one HTTP client to Orthanc. Only the gateway uses it; Orthanc is never exposed directly."""
+"""The one HTTP client to Orthanc. Only the gateway uses it; Orthanc is never exposed directly.
+
+Idempotent calls (reads, lookups, deletes, and storing the same bytes again) are retried on connection
+errors and 5xx answers, with bounded, jittered backoff. What the archive still cannot answer is
+`ArchiveUnavailable` (503 with Retry-After: busy or down, try again); a 4xx is `ArchiveRefused`, which
+keeps only the status: Orthanc's own error bodies (its URIs, error codes, messages) never leave here.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
+import random
+import time
+from collections.abc import Sequence
+from urllib.parse import urlencode
 
 import requests
 
 from functions.common.platform.config import get_settings
 from functions.common.platform.errors import ServiceUnavailable
 
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = 5          # seconds a client is asked to wait when the archive is busy or down
+ATTEMPTS = 4             # tries of an idempotent call, the first included
+BACKOFF = 0.1            # seconds before the first retry, doubled each time (full jitter) ...
+BACKOFF_CAP = 1.0        # ... up to this: at most ~0.7 s of waiting in all
+TIMEOUT = (5, 60)        # connect, read (a hung archive is not retried: it would only hang again)
+IDEMPOTENT = ("GET", "HEAD", "DELETE")
+
+
+class ArchiveUnavailable(ServiceUnavailable):
+    """The archive did not answer (down, unreachable, or busy with 5xx after every retry)."""
+
+    def __init__(self) -> None:
+        super().__init__("The image archive is busy or unreachable; try again shortly.",
+                         headers={"Retry-After": str(RETRY_AFTER)})
+
+
+class ArchiveRefused(Exception):
+    """The archive answered 4xx (or 501); its body is dropped, the caller says what it means for its request."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the image archive refused the request (HTTP {status})")
+        self.status = status
+
 
 class OrthancClient:
-    def __init__(self, base_url: str, username: str | None, password: str | None, *, public_url: str) -> None:
+    def __init__(self, base_url: str, username: str | None, password: str | None, *, public_url: str,
+                 attempts: int = ATTEMPTS, backoff: float = BACKOFF) -> None:
         self.base_url = base_url.rstrip("/")
+        self.attempts, self.backoff = attempts, backoff
         self.session = requests.Session()
         # Orthanc builds the URLs in its answers (RetrieveURL, Content-Location) from this header,
         # so they name the platform's public origin, never the archive's internal address.
@@ -20,37 +58,71 @@ class OrthancClient:
         self.session.headers["Forwarded"] = f"proto={scheme};host={host.split('/')[0]}"
         # Byte-exact streaming: no compressed answers to re-inflate (and no decompression bombs).
         self.session.headers["Accept-Encoding"] = "identity"
-        self.session.trust_env = False
+        self.session.trust_env = False  # never through a proxy: Orthanc is on the platform's network only
         # Every request thread of a worker and each one's upload threads share this pool.
         self.session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=64))
-        self.session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=64))  # never through a proxy: Orthanc is on the platform's network only
+        self.session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=64))
         if username:
             self.session.auth = (username, password or "")
 
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
-        kwargs.setdefault("timeout", 60)
-        try:
-            return self.session.request(method, self.base_url + path, **kwargs)
-        except requests.RequestException as e:
-            raise ServiceUnavailable("The image archive is not reachable; try again shortly.") from e
+    def request(self, method: str, path: str, *, params: Sequence[tuple[str, str]] = (),
+                idempotent: bool | None = None, **kwargs) -> requests.Response:
+        """A successful answer; `ArchiveRefused` for a 4xx, `ArchiveUnavailable` when the archive does not answer.
+
+        `params` go into the query string with literal commas: Orthanc 1.10 does not decode %2C, so
+        `viewport=64%2C64` would be one malformed value. `idempotent` defaults to the method's nature;
+        POSTs that are safe to repeat (a lookup, storing the same bytes) say so."""
+        url = self.base_url + path + ("?" + urlencode(list(params), safe=",") if params else "")
+        retry = method in IDEMPOTENT if idempotent is None else idempotent
+        kwargs.setdefault("timeout", TIMEOUT)
+        for attempt in range(1, self.attempts + 1):
+            try:
+                resp = self.session.request(method, url, **kwargs)
+            except requests.ConnectionError as e:  # refused, reset, closed: nothing was answered
+                failure: Exception | None = e
+            except requests.RequestException as e:  # a read timeout: the archive hangs
+                raise ArchiveUnavailable() from e
+            else:
+                if resp.status_code < 500 or resp.status_code == 501:
+                    break
+                resp.close()
+                failure = None
+            if not retry or attempt == self.attempts:
+                log.warning("image archive unavailable", extra={"method": method, "attempts": attempt})
+                raise ArchiveUnavailable() from failure
+            time.sleep(random.uniform(0, min(BACKOFF_CAP, self.backoff * 2 ** (attempt - 1))))
+        if resp.status_code >= 400:
+            resp.close()
+            raise ArchiveRefused(resp.status_code)
+        return resp
 
     def store_instance(self, part10: bytes) -> tuple[str, bool]:
         """Store one instance: Orthanc's id for it, and whether this call created it (False when the same
-        instance was already there). Safe to call from several threads: Orthanc stores them in parallel."""
-        resp = self.request("POST", "/instances", data=part10, headers={"Content-Type": "application/dicom"})
-        if resp.status_code != 200:
-            raise ServiceUnavailable(f"The archive refused the instance (HTTP {resp.status_code}).")
-        answer = resp.json()
+        instance was already there). Safe to call from several threads: Orthanc stores them in parallel.
+
+        Storing the same bytes twice is harmless, so the call is retried; a retry after a lost answer sees
+        "already stored" and reports not created, which errs on the side of never removing another
+        request's copy."""
+        answer = self.request("POST", "/instances", data=part10, headers={"Content-Type": "application/dicom"},
+                              idempotent=True).json()
         return answer["ID"], answer.get("Status") != "AlreadyStored"
 
     def delete_instance(self, orthanc_id: str) -> None:
-        self.request("DELETE", f"/instances/{orthanc_id}")
+        self._delete(f"/instances/{orthanc_id}")
 
     def delete_study(self, study_uid: str) -> None:
-        found = self.request("POST", "/tools/lookup", data=study_uid).json()
+        found = self.request("POST", "/tools/lookup", data=study_uid, idempotent=True).json()
         for item in found:
             if item.get("Type") == "Study":
-                self.request("DELETE", f"/studies/{item['ID']}")
+                self._delete(f"/studies/{item['ID']}")
+
+    def _delete(self, path: str) -> None:
+        """Remove a resource; one already gone (or refused) leaves nothing to do."""
+        try:
+            self.request("DELETE", path)
+        except ArchiveRefused as e:
+            if e.status != 404:
+                log.warning("the image archive refused a removal", extra={"status": e.status})
 
 
 @functools.cache

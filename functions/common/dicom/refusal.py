@@ -23,13 +23,16 @@ class FailureReason(IntEnum):
 
 
 class InstanceRejected(Exception):
-    """An instance the gateway will not store: `failure_reason` for the STOW response, `message` for people."""
+    """An instance the gateway will not store: `failure_reason` for the STOW response, `message` for people;
+    `retry` when nothing was wrong with it (the archive was busy or down) and sending it again may work."""
 
-    def __init__(self, failure_reason: int, message: str, *, attribute: str | None = None) -> None:
+    def __init__(self, failure_reason: int, message: str, *, attribute: str | None = None,
+                 retry: bool = False) -> None:
         super().__init__(f"{message} (failure reason 0x{failure_reason:04X})")
         self.failure_reason = failure_reason
         self.message = message
         self.attribute = attribute
+        self.retry = retry
 
 
 def attribute_value(ds: Dataset, keyword: str) -> Any:

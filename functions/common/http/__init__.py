@@ -14,10 +14,11 @@ from functions.common.http.context import (
     UNSAFE_METHODS,
     Cookie,
     RequestContext,
+    host_cookie,
 )
 from functions.common.http.routes import Access, Route
 
 __all__ = [
     "ACCESS_COOKIE", "CSRF_COOKIE", "CSRF_HEADER", "EMAIL", "PASSWORD", "UNSAFE_METHODS", "Access", "Api", "Cookie",
-    "RequestContext", "Route", "json_schema", "one_of", "paging", "read_limited", "require_csrf_token",
+    "RequestContext", "Route", "host_cookie", "json_schema", "one_of", "paging", "read_limited", "require_csrf_token",
 ]

@@ -25,13 +25,7 @@ from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 
 from functions.common.http.bodies import json_body, read_limited
-from functions.common.http.context import (
-    ACCESS_COOKIE,
-    CSRF_COOKIE,
-    CSRF_HEADER,
-    UNSAFE_METHODS,
-    RequestContext,
-)
+from functions.common.http.context import CSRF_HEADER, UNSAFE_METHODS, RequestContext
 from functions.common.http.responses import openapi, problem_response, to_response
 from functions.common.http.routes import CONVERTERS, Access, Malformed, Route
 from functions.common.platform import db
@@ -91,7 +85,7 @@ class Api:
         return register
 
     def openapi(self) -> dict:
-        return openapi(self.title, self.prefix, self.routes)
+        return openapi(self.title, self.prefix, self.routes, get_settings())
 
     def _readyz(self, ctx: RequestContext) -> dict:
         try:
@@ -170,8 +164,8 @@ class Api:
         token = None
         if header[:7].lower() == "bearer ":
             token = header[7:].strip()
-        elif request.cookies.get(ACCESS_COOKIE):
-            token, ctx.via_cookie = request.cookies[ACCESS_COOKIE], True
+        elif request.cookies.get(ctx.access_cookie):
+            token, ctx.via_cookie = request.cookies[ctx.access_cookie], True
         if token:
             try:
                 ctx.principal = verifier().principal(token)
@@ -188,16 +182,16 @@ class Api:
         if request.method not in UNSAFE_METHODS:
             return
         if ctx.via_cookie:
-            require_csrf_token(request)
+            require_csrf_token(ctx)
         origin = request.headers.get("Origin")
         if origin and origin != ctx.settings.public_url and "Authorization" not in request.headers:
             raise Forbidden("Cross-origin request refused.", code="csrf")
 
 
-def require_csrf_token(request: flask.Request) -> None:
-    """Double-submit check: the X-CSRF-Token header must equal the mcc_csrf cookie."""
-    sent = request.headers.get(CSRF_HEADER, "")
-    expected = request.cookies.get(CSRF_COOKIE, "")
+def require_csrf_token(ctx: RequestContext) -> None:
+    """Double-submit check: the X-CSRF-Token header must equal the CSRF cookie (`__Host-mcc_csrf`)."""
+    sent = ctx.request.headers.get(CSRF_HEADER, "")
+    expected = ctx.request.cookies.get(ctx.csrf_cookie, "")
     if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Forbidden("Missing or wrong CSRF token; reload the page and try again.", code="csrf")
 

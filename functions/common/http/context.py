@@ -13,10 +13,18 @@ from functions.common.platform.config import Settings
 from functions.common.platform.errors import NotAuthenticated
 from functions.common.security.tokens import Principal
 
-ACCESS_COOKIE = "mcc_access"
+ACCESS_COOKIE = "mcc_access"  # the names of the path-/ cookies before `host_cookie` prefixes them
 CSRF_COOKIE = "mcc_csrf"
 CSRF_HEADER = "X-CSRF-Token"
+HOST_PREFIX = "__Host-"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def host_cookie(name: str, settings: Settings) -> str:
+    """A path-/ cookie's name: `__Host-` prefixed when cookies are Secure, so browsers keep it to this very
+    origin (Secure, no Domain, path /) and no sibling subdomain or plain-HTTP page can set or shadow it. The
+    prefix requires Secure: with MCC_COOKIE_SECURE=false (plain-HTTP development) the name is unprefixed."""
+    return HOST_PREFIX + name if settings.cookie_secure else name
 
 
 @dataclass
@@ -50,6 +58,16 @@ class RequestContext:
         if self._db is None:
             self._db = db.new_session()
         return self._db
+
+    @property
+    def access_cookie(self) -> str:
+        """The access token's cookie, as named under this configuration (`host_cookie`)."""
+        return host_cookie(ACCESS_COOKIE, self.settings)
+
+    @property
+    def csrf_cookie(self) -> str:
+        """The CSRF token's cookie, readable by the portal's and the viewer's scripts (`host_cookie`)."""
+        return host_cookie(CSRF_COOKIE, self.settings)
 
     @property
     def user_agent(self) -> str:

@@ -7,8 +7,9 @@ from typing import Any
 
 import flask
 
-from functions.common.http.context import ACCESS_COOKIE
+from functions.common.http.context import ACCESS_COOKIE, host_cookie
 from functions.common.http.routes import Route, openapi_path, path_parameters
+from functions.common.platform.config import Settings
 from functions.common.platform.errors import ApiError
 
 
@@ -31,7 +32,7 @@ def problem_response(e: ApiError) -> flask.Response:
     return resp
 
 
-def openapi(title: str, prefix: str, routes: list[Route]) -> dict:
+def openapi(title: str, prefix: str, routes: list[Route], settings: Settings) -> dict:
     """The OpenAPI 3.1 document of a function's routes, with each route's access requirement."""
     paths: dict[str, dict] = {}
     for r in routes:
@@ -56,6 +57,6 @@ def openapi(title: str, prefix: str, routes: list[Route]) -> dict:
         "paths": paths,
         "components": {"securitySchemes": {
             "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-            "cookie": {"type": "apiKey", "in": "cookie", "name": ACCESS_COOKIE},
+            "cookie": {"type": "apiKey", "in": "cookie", "name": host_cookie(ACCESS_COOKIE, settings)},
         }},
     }

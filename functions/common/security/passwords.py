@@ -12,7 +12,7 @@ from zxcvbn import zxcvbn
 from functions.common.accounts.tables import User
 from functions.common.platform.config import get_settings
 from functions.common.platform.errors import NotAuthenticated, ValidationFailed
-from functions.common.security import audit
+from functions.common.security import audit, throttle
 
 MIN_LENGTH = 12
 MIN_SCORE = 3
@@ -62,10 +62,14 @@ def check_strength(password: str, *, field: str = "password", user_inputs: list[
         raise ValidationFailed.field(field, message.strip(), code="weak_password")
 
 
-def require_password(db: Session, user: User, password: str, *, client_ip: str | None) -> None:
-    """Re-authentication for sensitive actions (password, email, 2FA changes; deleting a study).
-    A wrong password is audited, and the record kept although the request fails."""
+def require_password(db: Session, user: User, password: str, *, client_ip: str) -> None:
+    """Re-authentication for sensitive actions (password, email, 2FA changes; deleting a study; linking a social
+    identity), throttled with sign-in: one budget of wrong passwords per account and per client address (429 with
+    Retry-After when spent). A wrong password is audited and counted, the records kept although the request fails."""
+    throttle.check(db, email=user.email, ip=client_ip)
     if not verify_password(user.password_hash, password):
+        throttle.record_failure(db, email=user.email, ip=client_ip)
         audit.record(db, "reauth", outcome="failure", actor_id=user.id, actor_email=user.email, client_ip=client_ip)
         db.commit()
         raise NotAuthenticated("The password is not right.", code="invalid_credentials")
+    throttle.clear_account(db, email=user.email)

@@ -3,6 +3,7 @@ permission model (handed in as `may_store`) decides before the upload and again 
 
 from __future__ import annotations
 
+import copy
 import uuid
 
 import requests
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from functions.common.access.policy import may_store, may_store_into
 from functions.common.dicom import originals
 from functions.common.dicom.index import Instance, Series, Study
-from functions.common.dicom.ingest import NOT_YOURS, Ingest
+from functions.common.dicom.ingest import NOT_YOURS, OTHER_PATIENT, Ingest
 from functions.common.dicom.validation import FailureReason, check_instance, parse_part10
 from functions.common.platform import db as database
 from tests.support.world import World
@@ -64,39 +65,59 @@ def test_a_study_the_permission_model_refuses_is_not_touched(db, world, archive)
     assert db.scalar(select(Instance.id).where(Instance.sop_uid == outcome.sop_uid)) is None
 
 
+def _ingest_while_created_meanwhile(db, uploader, creator, ds):
+    """Ingest `ds` for `uploader` while, between the check before the upload and the index write, `creator`'s
+    own request creates its study (as a row: another patient); the outcome and the studies `may_store` saw."""
+    asked = []
+
+    def meanwhile_created(session, study):
+        asked.append(study)
+        if study is None:  # before the upload: the other request creates the study right now
+            with database.session_scope() as their_session:
+                World(their_session).study(creator, study_uid=str(ds.StudyInstanceUID))
+        return may_store_into(session, uploader.principal, study)
+
+    with Ingest(db, uploader.id, may_store=meanwhile_created) as ingest:
+        ingest.add(ds)
+        (outcome,) = ingest.finish()
+    assert db.scalar(select(Instance.id).where(Instance.sop_uid == outcome.sop_uid)) is None
+    return outcome, asked
+
+
 def test_the_permission_model_is_asked_again_under_the_study_lock(db, world, archive):
     """The study is new when the upload starts, but another user's by the time it is indexed: the
     instance is refused, removed from the archive again, and the other user's study is untouched."""
     uploader, other = world.person(), world.person()
     db.commit()  # the other user's own session must see their account
     (ds,) = _series(1)
-    asked = []
-
-    def meanwhile_taken(session, study):
-        asked.append(study)
-        if study is None:  # before the upload: another user's request creates the study right now
-            with database.session_scope() as their_session:
-                World(their_session).study(other, study_uid=str(ds.StudyInstanceUID))
-        return may_store_into(session, uploader.principal, study)
-
-    with Ingest(db, uploader.id, may_store=meanwhile_taken) as ingest:
-        ingest.add(ds)
-        (outcome,) = ingest.finish()
+    outcome, asked = _ingest_while_created_meanwhile(db, uploader, other, ds)
     assert asked[0] is None and asked[1].owner_id == other.id
     assert outcome.error.failure_reason == FailureReason.NOT_AUTHORIZED
     assert not _in_archive(archive, outcome.sop_uid)
-    assert db.scalar(select(Instance.id).where(Instance.sop_uid == outcome.sop_uid)) is None
     assert db.scalar(select(Study.owner_id).where(Study.study_uid == outcome.study_uid)) == other.id
 
 
 def test_a_retry_of_a_stored_instance_succeeds_without_a_second_row(db, world, archive):
     doctor = world.person()
     (ds,) = _series(1)
-    for _ in range(2):
+    for _ in range(2):  # the same instance as sent again (ingest pseudonymises the dataset it is given)
         with Ingest(db, doctor.id, may_store=may_store(doctor.principal)) as ingest:
-            ingest.add(ds)
+            ingest.add(copy.deepcopy(ds))
             (outcome,) = ingest.finish()
         assert outcome.stored
     study = db.scalar(select(Study).where(Study.study_uid == outcome.study_uid))
     assert study.num_instances == 1
     assert _in_archive(archive, outcome.sop_uid)
+
+
+def test_the_patient_is_compared_again_under_the_study_lock(db, world, archive):
+    """The study is new when the upload starts, but by the time it is indexed another request of the same
+    uploader has created it for another patient: the instance is refused and removed from the archive."""
+    uploader = world.person()
+    db.commit()
+    (ds,) = _series(1)
+    outcome, asked = _ingest_while_created_meanwhile(db, uploader, uploader, ds)
+    assert asked[0] is None and asked[1].owner_id == uploader.id
+    assert outcome.error.failure_reason == FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS
+    assert outcome.error.message == OTHER_PATIENT
+    assert not _in_archive(archive, outcome.sop_uid)

@@ -9,7 +9,11 @@ export interface RequestOptions {
   query?: Query;
 }
 
-export const CSRF_COOKIE = 'mcc_csrf';
+/**
+ * The CSRF cookie: `__Host-mcc_csrf` on the HTTPS origin; plain `mcc_csrf` only where the server runs
+ * with MCC_COOKIE_SECURE=false (the `__Host-` prefix needs Secure). The first one present is used.
+ */
+export const CSRF_COOKIES = ['__Host-mcc_csrf', 'mcc_csrf'] as const;
 export const CSRF_HEADER = 'X-CSRF-Token';
 export const REFRESH_PATH = '/api/auth/token/refresh';
 const UNSAFE_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -51,6 +55,15 @@ export function readCookie(name: string): string | null {
   return null;
 }
 
+/** The CSRF token to echo in the X-CSRF-Token header of unsafe requests, or null when not signed in. */
+export function csrfToken(): string | null {
+  for (const name of CSRF_COOKIES) {
+    const value = readCookie(name);
+    if (value) return value;
+  }
+  return null;
+}
+
 export function buildUrl(path: string, query?: Query): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query ?? {})) {
@@ -62,7 +75,7 @@ export function buildUrl(path: string, query?: Query): string {
 
 function baseHeaders(method: HttpMethod): Record<string, string> {
   const headers: Record<string, string> = { Accept: ACCEPT };
-  const csrf = UNSAFE_METHODS.has(method) ? readCookie(CSRF_COOKIE) : null;
+  const csrf = UNSAFE_METHODS.has(method) ? csrfToken() : null;
   if (csrf) headers[CSRF_HEADER] = csrf;
   return headers;
 }

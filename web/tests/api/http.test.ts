@@ -17,7 +17,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   server.reset();
-  vi.stubGlobal('document', { cookie: 'theme=light; mcc_csrf=csrf%2Btoken-1; other=x' });
+  vi.stubGlobal('document', { cookie: 'theme=light; __Host-mcc_csrf=csrf%2Btoken-1; other=x' });
 });
 
 afterEach(() => {
@@ -25,7 +25,7 @@ afterEach(() => {
 });
 
 describe('CSRF header', () => {
-  it.each(['POST', 'PUT', 'PATCH', 'DELETE'] as const)('is sent from the mcc_csrf cookie on %s', async (method) => {
+  it.each(['POST', 'PUT', 'PATCH', 'DELETE'] as const)('is sent from the __Host-mcc_csrf cookie on %s', async (method) => {
     server.on(method, '/api/x', () => ({ status: 204 }));
     await request(method, '/api/x');
     expect(server.requests[0]?.headers['x-csrf-token']).toBe('csrf+token-1');
@@ -37,7 +37,21 @@ describe('CSRF header', () => {
     expect(server.requests[0]?.headers['x-csrf-token']).toBeUndefined();
   });
 
-  it('is omitted when there is no mcc_csrf cookie', async () => {
+  it('prefers the __Host- cookie to a plain one left from an earlier session', async () => {
+    vi.stubGlobal('document', { cookie: 'mcc_csrf=stale; __Host-mcc_csrf=current' });
+    server.on('POST', '/api/x', () => ({ status: 204 }));
+    await request('POST', '/api/x');
+    expect(server.requests[0]?.headers['x-csrf-token']).toBe('current');
+  });
+
+  it('is read from the plain mcc_csrf cookie where cookies are not Secure (MCC_COOKIE_SECURE=false)', async () => {
+    vi.stubGlobal('document', { cookie: 'theme=light; mcc_csrf=plain-token' });
+    server.on('POST', '/api/x', () => ({ status: 204 }));
+    await request('POST', '/api/x');
+    expect(server.requests[0]?.headers['x-csrf-token']).toBe('plain-token');
+  });
+
+  it('is omitted when there is no CSRF cookie', async () => {
     vi.stubGlobal('document', { cookie: 'theme=light' });
     server.on('POST', '/api/auth/logout', () => ({ status: 200, json: {} }));
     await auth.logOut();

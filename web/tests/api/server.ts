@@ -83,7 +83,11 @@ export interface ApiServerOptions {
    * each test. Passed in so that this file never imports testing-library itself.
    */
   cleanup?: () => void;
-  /** Whether each test starts with the `mcc_csrf=tok` cookie; true unless false. */
+  /**
+   * Whether each test starts with the CSRF cookie set to `tok`; true unless false. It is `__Host-mcc_csrf`,
+   * except on jsdom's plain-HTTP page, which (like browsers) refuses `__Host-` cookies: there the plain
+   * `mcc_csrf` of MCC_COOKIE_SECURE=false stands in.
+   */
   csrf?: boolean;
 }
 
@@ -110,7 +114,7 @@ export function useApiServer(onStart: (server: TestServer) => void, options: Api
     configureApi({ origin: server.origin });
     if (!csrf) return;
     if (cleanup) document.cookie = 'mcc_csrf=tok';
-    else vi.stubGlobal('document', { cookie: 'mcc_csrf=tok' });
+    else vi.stubGlobal('document', { cookie: '__Host-mcc_csrf=tok' });
   });
 
   afterEach(() => {

@@ -9,7 +9,7 @@ beforeEach(() => {
   FakeXhr.reset();
   configureApi({ origin: '' });
   vi.stubGlobal('XMLHttpRequest', FakeXhr);
-  vi.stubGlobal('document', { cookie: 'mcc_csrf=abc123' });
+  vi.stubGlobal('document', { cookie: '__Host-mcc_csrf=abc123' });
 });
 
 afterEach(() => {

@@ -1,4 +1,7 @@
-"""Sign-in throttling kept in PostgreSQL, so every instance sees the same counts."""
+"""Password-guessing throttling kept in PostgreSQL, so every instance sees the same counts.
+
+Sign-in (password and second factor) and re-authentication (`passwords.require_password`) share one
+budget per account and per client address: a stolen session gets no extra guesses at the password."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ def _keys(email: str, ip: str) -> list[tuple[str, str, int]]:
 
 
 def check(db: Session, *, email: str, ip: str) -> None:
-    """Raise TooManyRequests while the account or the address is locked out (known or not)."""
+    """Raise TooManyRequests (429, Retry-After) while the account or the address is locked out (known or not)."""
     window = get_settings().login_window
     since = utcnow() - dt.timedelta(seconds=window)
     for kind, key, limit in _keys(email, ip):
@@ -41,12 +44,12 @@ def check(db: Session, *, email: str, ip: str) -> None:
 
 
 def record_failure(db: Session, *, email: str, ip: str) -> None:
-    """Count a failed sign-in against both the account and the address."""
+    """Count a failed sign-in or re-authentication against both the account and the address."""
     for kind, key, _ in _keys(email, ip):
         db.add(LoginAttempt(kind=kind, key=key, at=utcnow()))
 
 
 def clear_account(db: Session, *, email: str) -> None:
-    """A successful sign-in forgives the account's failures (not the address's)."""
+    """A successful sign-in or re-authentication forgives the account's failures (not the address's)."""
     key = keyed_hash(email.lower(), purpose="login-account")
     db.execute(delete(LoginAttempt).where(LoginAttempt.kind == "account", LoginAttempt.key == key))
