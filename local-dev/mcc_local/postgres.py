@@ -5,10 +5,12 @@ The machine's side (binaries, the OS account it runs as, its tools and directori
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -172,51 +174,50 @@ class PostgresCluster:
     def ensure_database(self, name: str, owner: str, password: str) -> None:
         """Create login role `owner` and database `name` if missing; keep the password current."""
         _check_identifiers(name=name, owner=owner)
-        if owner == self.superuser:
-            raise ValueError(f"owner: {owner!r} is the cluster superuser; use an application role")
-        conn = self._admin_connection()
-        try:
-            with conn.cursor() as cur:
-                self._ensure_login_role(conn, cur, owner, password)
+        with self._login_role("owner", owner, password) as cur:
+            cur.execute(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,)
+            )
+            row = cur.fetchone()
+            if row is None:
                 cur.execute(
-                    "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = %s", (name,)
+                    sql.SQL(
+                        "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0"
+                    ).format(sql.Identifier(name), sql.Identifier(owner))
                 )
-                row = cur.fetchone()
-                if row is None:
-                    cur.execute(
-                        sql.SQL(
-                            "CREATE DATABASE {} OWNER {} ENCODING 'UTF8' TEMPLATE template0"
-                        ).format(sql.Identifier(name), sql.Identifier(owner))
-                    )
-                    logger.info("created database %s owned by %s", name, owner)
-                elif row[0] != owner:
-                    cur.execute(
-                        sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
-                            sql.Identifier(name), sql.Identifier(owner)
-                        )
-                    )
-                    logger.info("database %s: owner changed from %s to %s", name, row[0], owner)
-                # Other roles of this cluster have no business in the database.
+                logger.info("created database %s owned by %s", name, owner)
+            elif row[0] != owner:
                 cur.execute(
-                    sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
-                        sql.Identifier(name)
+                    sql.SQL("ALTER DATABASE {} OWNER TO {}").format(
+                        sql.Identifier(name), sql.Identifier(owner)
                     )
                 )
-        finally:
-            conn.close()
+                logger.info("database %s: owner changed from %s to %s", name, row[0], owner)
+            # Other roles of this cluster have no business in the database.
+            cur.execute(
+                sql.SQL("REVOKE CONNECT, TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                    sql.Identifier(name)
+                )
+            )
 
     def ensure_user(self, database: str, role: str, password: str) -> None:
         """Create login role `role`, owning nothing, that may connect to `database`; keep its password
         current. What it may do inside is granted by the database's owner (the migrations)."""
         _check_identifiers(database=database, role=role)
+        with self._login_role("role", role, password) as cur:
+            cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.Identifier(role)))
+
+    @contextlib.contextmanager
+    def _login_role(self, field: str, role: str, password: str) -> Iterator:
+        """A superuser cursor, after creating login role `role` (or setting its password); `field` names it."""
         if role == self.superuser:
-            raise ValueError(f"role: {role!r} is the cluster superuser; use an application role")
+            raise ValueError(f"{field}: {role!r} is the cluster superuser; use an application role")
         conn = self._admin_connection()
         try:
             with conn.cursor() as cur:
                 self._ensure_login_role(conn, cur, role, password)
-                cur.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                    sql.Identifier(database), sql.Identifier(role)))
+                yield cur
         finally:
             conn.close()
 
