@@ -148,7 +148,8 @@ def test_sharing_a_study_mails_the_grantee_lists_it_and_revoking_ends_access(doc
     assert b.client.get(f"/api/access/studies/{uid}").json() == {"access": "contribute", "actions": ["read", "store"]}
     assert a.client.delete(f"/api/shares/studies/{uid}/{share['id']}").status_code == 204
     assert_problem(b.client.get(f"/dicom-web/studies/{uid}/metadata"), 404, "not_found")
-    assert _audit_actions(f"study:{uid}")[-3:] == ["study_shared", "study_share_changed", "study_share_revoked"]
+    assert _audit_actions(f"study:{uid}")[-4:] == ["study_shared", "study_share_changed", "study_share_revoked",
+                                                   "access_refused"]  # B's read after the revoke
 
 
 @pytest.mark.parametrize("case", ["unknown", "self", "researcher", "pending", "both", "neither", "level",

@@ -28,7 +28,7 @@ from functions.common.access.tables import GroupMember, ModelShare, StudyShare
 from functions.common.accounts.tables import User
 from functions.common.ai_models.tables import AiModel, ModelVersion
 from functions.common.dicom.index import Instance, Series, Study
-from functions.common.platform.errors import Forbidden, NotFound
+from functions.common.platform.errors import Forbidden, NotFound, Refused
 from functions.common.security.tokens import Principal
 
 PATIENT_DATA_ROLES = ("researcher", "health_professional")
@@ -152,7 +152,7 @@ def study_for(db: Session, principal: Principal, study_uid: str, action: Action,
     depth = 0 if series_uid is None else 1 if sop_uid is None else 2
     row = db.execute(_LOCATE[depth], {k: v for k, v in named.items() if v is not None}).first()
     if row is None or not can(db, principal, action, row[0]):
-        raise NotFound("No such study.")
+        raise Refused("No such study.", target=f"study:{study_uid}", exists=row is not None)
     if None in row[1:] or len(set(row[1:])) > 1:  # no such series here; the instance is in no series or another
         raise NotFound("No such series or instance in this study.")
     return row[0]
@@ -226,6 +226,6 @@ def model_for(db: Session, principal: Principal, model_id: uuid.UUID | str, acti
     except ValueError:
         model = None
     if model is None or not can_model(db, principal, action, model):
-        raise NotFound("No such model.")
+        raise Refused("No such model.", target=f"model:{model_id}", exists=model is not None)
     return model
 

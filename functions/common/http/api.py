@@ -37,9 +37,11 @@ from functions.common.platform.errors import (
     MethodNotAllowed,
     NotAuthenticated,
     NotFound,
+    Refused,
     ServiceUnavailable,
 )
 from functions.common.platform.logs import configure_logging, request_id_var
+from functions.common.security import audit
 from functions.common.security.tokens import TokenInvalid, verifier
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,8 @@ class Api:
                 ctx._db.commit()
         except ApiError as e:
             response = problem_response(e)
+            if isinstance(e, Refused) and ctx.principal is not None:
+                _audit_refusal(ctx, e)
         except Exception:  # noqa: BLE001 - the client gets a generic 500, the log gets the trace
             log.exception("unhandled error")
             response = problem_response(InternalError("Something went wrong on our side; quote the request id."))
@@ -186,6 +190,17 @@ class Api:
         origin = request.headers.get("Origin")
         if origin and origin != ctx.settings.public_url and "Authorization" not in request.headers:
             raise Forbidden("Cross-origin request refused.", code="csrf")
+
+
+def _audit_refusal(ctx: RequestContext, refused: Refused) -> None:
+    """A read of something the caller may not see is audited (rate-limited per user), in a transaction of its
+    own: the request's was rolled back. A failure to audit is logged and never changes the answer."""
+    try:
+        with db.session_scope() as session:
+            audit.record_refusal(session, actor_id=ctx.principal.user_id, client_ip=ctx.client_ip,
+                                 target=refused.target, exists=refused.exists)
+    except Exception:  # noqa: BLE001 - the client keeps its 404
+        log.exception("recording a refused read failed")
 
 
 def require_csrf_token(ctx: RequestContext) -> None:

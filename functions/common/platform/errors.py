@@ -69,6 +69,15 @@ class NotFound(ApiError):
     status, code, title = 404, "not_found", "Not found"
 
 
+class Refused(NotFound):
+    """A resource the caller may not see (or that does not exist), answered like an unknown one; `target`
+    names it for the audit log ("study:<uid>", "model:<id>"), never for the client."""
+
+    def __init__(self, detail: str, *, target: str, exists: bool) -> None:
+        super().__init__(detail)
+        self.target, self.exists = target, exists
+
+
 class Conflict(ApiError):
     status, code, title = 409, "conflict", "Conflict"
 

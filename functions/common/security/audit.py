@@ -23,7 +23,7 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Index, String, select, text
+from sqlalchemy import BigInteger, Boolean, Index, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -35,6 +35,7 @@ class AuditEvent(Base):
     """Append-only security log; each row's hash covers the previous row's hash."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_actor_action_at", "actor_id", "action", "at"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     at: Mapped[dt.datetime] = timestamp()
@@ -187,3 +188,27 @@ def record_once(db: Session, action: str, *, window: float, actor_id: uuid.UUID,
     if opened is not None:
         record(db, action, actor_id=actor_id, client_ip=client_ip, target=target, details=details)
     return opened is not None
+
+
+# --------------------------------------------------------------------------------- refused reads
+
+REFUSALS_PER_WINDOW = 20
+REFUSAL_WINDOW = dt.timedelta(minutes=10)
+
+
+def record_refusal(db: Session, *, actor_id: uuid.UUID, client_ip: str | None, target: str, exists: bool) -> bool:
+    """Record a read of something the caller may not see (or that does not exist), at most
+    REFUSALS_PER_WINDOW per user and window: someone probing cannot flood the log. The row that reaches
+    the limit says so. True when a row was written."""
+    db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})  # counted and appended in one order
+    recent = db.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.actor_id == actor_id, AuditEvent.action == "access_refused",
+        AuditEvent.at > utcnow() - REFUSAL_WINDOW))
+    if recent >= REFUSALS_PER_WINDOW:
+        return False
+    details: dict[str, Any] = {"exists": exists}
+    if recent + 1 == REFUSALS_PER_WINDOW:
+        details["limit_reached"] = True  # further refusals in this window are not recorded
+    record(db, "access_refused", outcome="failure", actor_id=actor_id, client_ip=client_ip, target=target,
+           details=details)
+    return True
