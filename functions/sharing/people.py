@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from functions.common.accounts.tables import LoginAttempt, User
 from functions.common.platform.config import get_settings
 from functions.common.platform.db import session_scope, utcnow
-from functions.common.platform.errors import TooManyRequests, ValidationFailed
+from functions.common.platform.errors import ValidationFailed
+from functions.common.security import throttle
 from functions.common.security.crypto import keyed_hash
 
 ROLE_NAMES = {"health_professional": "health professionals", "researcher": "researchers"}
@@ -32,14 +33,9 @@ def active_user_by_email(db: Session, email: str, *, asker: uuid.UUID) -> User:
     PostgreSQL like failed sign-ins.
     """
     key = keyed_hash(str(asker), purpose="email-lookup")
-    since = utcnow() - LOOKUP_WINDOW
-    misses, oldest = db.execute(select(func.count(), func.min(LoginAttempt.at))
-                                .where(LoginAttempt.kind == "lookup", LoginAttempt.key == key,
-                                       LoginAttempt.at > since)).one()
-    if misses >= get_settings().email_lookup_max_misses:
-        retry = int((oldest + LOOKUP_WINDOW - utcnow()).total_seconds()) + 1
-        raise TooManyRequests("Too many addresses without an account were tried; wait and try again.",
-                              retry_after=retry)
+    throttle.refuse_at_limit(db, kind="lookup", key=key, limit=get_settings().email_lookup_max_misses,
+                             window=LOOKUP_WINDOW,
+                             message="Too many addresses without an account were tried; wait and try again.")
     user = db.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None or user.status != "active" or user.role not in ROLE_NAMES:
         with session_scope() as own:  # kept although this request fails

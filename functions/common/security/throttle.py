@@ -1,11 +1,13 @@
 """Password-guessing throttling kept in PostgreSQL, so every instance sees the same counts.
 
 Sign-in (password and second factor) and re-authentication (`passwords.require_password`) share one
-budget per account and per client address: a stolen session gets no extra guesses at the password."""
+budget per account and per client address: a stolen session gets no extra guesses at the password.
+`refuse_at_limit` is the one counting rule, also for sharing's look-ups of addresses without an account."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -25,22 +27,22 @@ def _keys(email: str, ip: str) -> list[tuple[str, str, int]]:
     ]
 
 
+def refuse_at_limit(db: Session, *, kind: str, key: str, limit: int, window: dt.timedelta, message: str) -> None:
+    """Raise TooManyRequests (429, Retry-After until the oldest counted attempt leaves the window) once
+    `limit` attempts of this kind and key fall within `window`."""
+    since = utcnow() - window
+    count, oldest = db.execute(select(func.count(), func.min(LoginAttempt.at)).where(
+        LoginAttempt.kind == kind, LoginAttempt.key == key, LoginAttempt.at > since)).one()
+    if count >= limit:
+        raise TooManyRequests(message, retry_after=math.ceil((oldest + window - utcnow()).total_seconds()))
+
+
 def check(db: Session, *, email: str, ip: str) -> None:
     """Raise TooManyRequests (429, Retry-After) while the account or the address is locked out (known or not)."""
-    window = get_settings().login_window
-    since = utcnow() - dt.timedelta(seconds=window)
+    window = dt.timedelta(seconds=get_settings().login_window)
     for kind, key, limit in _keys(email, ip):
-        count, oldest = db.execute(
-            select(func.count(), func.min(LoginAttempt.at)).where(
-                LoginAttempt.kind == kind, LoginAttempt.key == key, LoginAttempt.at > since
-            )
-        ).one()
-        if count >= limit:
-            retry = int((oldest + dt.timedelta(seconds=window) - utcnow()).total_seconds())
-            raise TooManyRequests(
-                "Too many failed sign-in attempts. Wait and try again, or reset your password.",
-                retry_after=retry,
-            )
+        refuse_at_limit(db, kind=kind, key=key, limit=limit, window=window,
+                        message="Too many failed sign-in attempts. Wait and try again, or reset your password.")
 
 
 def record_failure(db: Session, *, email: str, ip: str) -> None:
