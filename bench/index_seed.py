@@ -9,7 +9,6 @@ searches match and results decrypt. No instances reach Orthanc: only study-level
 from __future__ import annotations
 
 import datetime as dt
-import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -57,9 +56,10 @@ def seed_index(owner_id: uuid.UUID, count: int, rng: random.Random, *, tag: str)
     from sqlalchemy import insert
 
     from functions.common.dicom.index import Patient, Study
+    from functions.common.dicom.originals import new_study_key, seal
     from functions.common.platform import db
     from functions.common.security.blind_index import name_tokens
-    from functions.common.security.crypto import envelope, keyed_hash, seal_with_key
+    from functions.common.security.crypto import keyed_hash
 
     token_cache: dict[str, list[str]] = {}
 
@@ -72,7 +72,6 @@ def seed_index(owner_id: uuid.UUID, count: int, rng: random.Random, *, tag: str)
         return sorted(found)
 
     kinds = [k for k in STUDY_KINDS for _ in range(k[2])]
-    envelope_ = envelope()
     patients: list[SeededPatient] = []
     patient_rows: list[dict] = []
     study_rows: list[dict] = []
@@ -88,7 +87,7 @@ def seed_index(owner_id: uuid.UUID, count: int, rng: random.Random, *, tag: str)
         for _ in range(min(rng.choice((1, 1, 1, 2, 2, 3, 4, 5)), count - len(study_rows))):
             modalities, description, _ = rng.choice(kinds)
             study_uid = generate_uid()
-            key, wrapped = envelope_.new_data_key()
+            key, wrapped = new_study_key(study_uid)
             originals = {
                 "00080050": {"vr": "SH", "Value": [f"ACC{rng.randrange(10**8):08d}"]},
                 "00080090": {"vr": "PN", "Value": [{"Alphabetic": f"{rng.choice(SURNAMES)}^DR"}]},
@@ -105,7 +104,7 @@ def seed_index(owner_id: uuid.UUID, count: int, rng: random.Random, *, tag: str)
                 "modalities": sorted(modalities), "description": description,
                 "num_series": rng.randint(1, 6), "num_instances": rng.randint(1, 400),
                 "key_kek_id": wrapped.kek_id, "key_wrapped": wrapped.wrapped,
-                "originals_enc": seal_with_key(key, json.dumps(originals).encode(), aad=study_uid.encode()),
+                "originals_enc": seal(key, originals, study_uid=study_uid),
             })
     with db.session_scope() as session:
         for i in range(0, len(patient_rows), INSERT_CHUNK):

@@ -55,8 +55,8 @@ def oidc_provider() -> Iterator[OIDCProvider]:
 
 @pytest.fixture(scope="session")
 def archive(state_dir: Path) -> Iterator[OrthancServer]:
-    """Orthanc with the encrypting storage plugin, keys shared with the functions."""
-    server = encrypted_orthanc(state_dir / "orthanc", port=free_port(), key_dir=state_dir / "state" / "keys")
+    """Orthanc with the encrypting storage plugin, under its own key-encryption key (not the functions')."""
+    server = encrypted_orthanc(state_dir / "orthanc", port=free_port(), key_dir=state_dir / "state" / "keys" / "orthanc")
     server.start()
     yield server
     server.stop()

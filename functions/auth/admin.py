@@ -19,6 +19,11 @@ from functions.common.security.audit import AuditEvent
 from functions.common.security.tokens import Principal
 
 OUTCOMES = ("success", "failure")
+_TEXT = {"type": "string"}
+_WHEN = {"type": "string", "format": "date-time"}
+# The query parameters of the two lists, as their OpenAPI documents declare them (`from_query` reads them).
+USER_QUERY = {"q": _TEXT, "role": {"enum": list(ROLES)}, "status": {"enum": list(STATUSES)}}
+AUDIT_QUERY = {"action": _TEXT, "actor": _TEXT, "outcome": {"enum": list(OUTCOMES)}, "since": _WHEN, "until": _WHEN}
 
 
 def _choice(args: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
@@ -34,9 +39,10 @@ def _date(args: Mapping[str, str], name: str) -> dt.datetime | None:
         return None
     try:
         value = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed.field(name, "must be an ISO date such as 2026-01-31") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        # In UTC: PostgreSQL takes UTC offsets up to 15:59 only, Python up to 23:59.
+        return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    except (ValueError, OverflowError):
+        raise ValidationFailed.field(name, "must be an ISO date such as 2026-01-31, from year 1 to 9999") from None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from functions.common.security.crypto import envelope
 from functions.common.security.tokens import Principal
 
 SIGNATURES = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"))
+MEDIA_TYPES = tuple(content_type for _, content_type in SIGNATURES)
+STATUSES = ("pending", "approved", "rejected", "superseded")
 _AAD = b"certificate"
 
 

@@ -13,7 +13,7 @@ from functions.auth import accounts, sessions, totp
 from functions.common.accounts.tables import User
 from functions.common.platform import mail
 from functions.common.platform.config import get_settings
-from functions.common.platform.errors import ApiError, Forbidden, NotAuthenticated
+from functions.common.platform.errors import Forbidden, NotAuthenticated
 from functions.common.security import audit, passwords, throttle, tokens
 from functions.common.security.signed_in import require_signed_in
 from functions.common.security.tokens import Principal
@@ -60,7 +60,7 @@ def password_login(db: Session, *, email: str, password: str, api_client: bool, 
         mail.send(user.email, "Verify your MedCloudCare email",
                   f"Confirm your email address to sign in:\n{accounts.link('/verify-email', raw)}")
         raise Forbidden("Confirm your email address first: we have sent you a new link.", code="email_not_verified")
-    throttle.clear_account(db, email=email)
+    passwords.forgive_failures(db, user)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return first_factor_passed(db, user, amr=["pwd"], api_client=api_client, client_ip=client_ip,
@@ -89,21 +89,7 @@ def second_factor(db: Session, ticket: str | None, *, code: str | None, recovery
     user = db.get(User, uuid.UUID(claims["sub"]))
     if user is None or not user.totp_enabled or user.status == "deactivated":
         raise NotAuthenticated("Sign in with your password first.", code="mfa_expired")
-    throttle.check(db, email=user.email, ip=client_ip)
-    try:
-        if code:
-            totp.verify_code(db, user, code, client_ip=client_ip)
-        elif recovery_code:
-            totp.use_recovery_code(db, user, recovery_code, client_ip=client_ip)
-        else:
-            raise NotAuthenticated("Enter the code from your authenticator app or a recovery code.",
-                                   code="invalid_code")
-    except ApiError:
-        db.rollback()
-        throttle.record_failure(db, email=user.email, ip=client_ip)
-        db.commit()
-        raise
-    throttle.clear_account(db, email=user.email)
+    totp.require_second_factor(db, user, code=code, recovery_code=recovery_code, client_ip=client_ip)
     return _open_session(db, user, amr=[*claims.get("amr", []), "otp"], api_client=bool(claims.get("api")),
                          client_ip=client_ip, user_agent=user_agent)
 

@@ -16,7 +16,7 @@ from functions.auth import events
 from functions.common.accounts.tables import RecoveryCode, User
 from functions.common.platform.db import utcnow
 from functions.common.platform.errors import Conflict, NotAuthenticated
-from functions.common.security import passwords
+from functions.common.security import passwords, throttle
 from functions.common.security.crypto import envelope, token_hash
 
 ISSUER = "MedCloudCare"
@@ -88,7 +88,8 @@ def confirm(db: Session, user: User, code: str, *, client_ip: str) -> dict:
     if user.totp_pending_enc is None:
         raise Conflict("Start the set-up first.", code="no_setup")
     secret = _open(user.totp_pending_enc, user)
-    counter = _check_code(db, user, secret, code, client_ip=client_ip)
+    with throttle.attempt(db, email=user.email, ip=client_ip):
+        counter = _check_code(db, user, secret, code, client_ip=client_ip)
     user.totp_secret_enc, user.totp_pending_enc = user.totp_pending_enc, None
     user.totp_enabled, user.totp_last_counter = True, counter
     codes = new_recovery_codes(db, user)
@@ -104,7 +105,22 @@ def new_recovery_codes(db: Session, user: User) -> list[str]:
     return codes
 
 
-def verify_code(db: Session, user: User, code: str, *, client_ip: str) -> None:
+def require_second_factor(db: Session, user: User, *, code: str | None, recovery_code: str | None = None,
+                          client_ip: str) -> None:
+    """A current TOTP code or an unused recovery code of an enrolled user (sign-in's second step, turning TOTP off,
+    new recovery codes), throttled with sign-in: a wrong one counts as a failed sign-in per account and per client
+    address (429 with Retry-After once either is spent, even for a right one); a right one forgives the account."""
+    with throttle.attempt(db, email=user.email, ip=client_ip):
+        if code:
+            _verify_code(db, user, code, client_ip=client_ip)
+        elif recovery_code:
+            _use_recovery_code(db, user, recovery_code, client_ip=client_ip)
+        else:
+            raise NotAuthenticated("Enter the code from your authenticator app or a recovery code.",
+                                   code="invalid_code")
+
+
+def _verify_code(db: Session, user: User, code: str, *, client_ip: str) -> None:
     """Accept a current, unused TOTP code for an enrolled user, or raise."""
     counter = _check_code(db, user, _open(user.totp_secret_enc, user), code, client_ip=client_ip)
     # Conditional update: two requests racing with the same code cannot both win.
@@ -118,7 +134,7 @@ def verify_code(db: Session, user: User, code: str, *, client_ip: str) -> None:
     user.totp_last_counter = counter
 
 
-def use_recovery_code(db: Session, user: User, code: str, *, client_ip: str) -> None:
+def _use_recovery_code(db: Session, user: User, code: str, *, client_ip: str) -> None:
     """Accept one of the user's unused recovery codes, once, or raise."""
     normalised = code.strip().lower()
     row = db.scalar(select(RecoveryCode).where(
@@ -131,12 +147,17 @@ def use_recovery_code(db: Session, user: User, code: str, *, client_ip: str) -> 
     events.record(db, "recovery_code_used", user, client_ip=client_ip)
 
 
-def disable(db: Session, user: User, *, password: str, code: str, client_ip: str) -> dict:
-    """Turn TOTP off, proven by the password and a current code."""
+def _require_password_and_code(db: Session, user: User, *, password: str, code: str, client_ip: str) -> None:
+    """What changing an enrolled account's second factor asks: the password, then a current code."""
     passwords.require_password(db, user, password, client_ip=client_ip)
     if not user.totp_enabled:
         raise Conflict("Two-factor authentication is not on.", code="not_enabled")
-    verify_code(db, user, code, client_ip=client_ip)
+    require_second_factor(db, user, code=code, client_ip=client_ip)
+
+
+def disable(db: Session, user: User, *, password: str, code: str, client_ip: str) -> dict:
+    """Turn TOTP off, proven by the password and a current code."""
+    _require_password_and_code(db, user, password=password, code=code, client_ip=client_ip)
     user.totp_enabled, user.totp_secret_enc, user.totp_pending_enc = False, None, None
     db.query(RecoveryCode).filter(RecoveryCode.user_id == user.id).delete()
     events.record(db, "totp_disabled", user, client_ip=client_ip)
@@ -145,7 +166,6 @@ def disable(db: Session, user: User, *, password: str, code: str, client_ip: str
 
 def replace_recovery_codes(db: Session, user: User, *, password: str, code: str, client_ip: str) -> dict:
     """New recovery codes in place of the old ones, proven by the password and a current code."""
-    passwords.require_password(db, user, password, client_ip=client_ip)
-    verify_code(db, user, code, client_ip=client_ip)
+    _require_password_and_code(db, user, password=password, code=code, client_ip=client_ip)
     events.record(db, "recovery_codes_replaced", user, client_ip=client_ip)
     return {"recovery_codes": new_recovery_codes(db, user)}

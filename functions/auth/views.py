@@ -11,7 +11,22 @@ import flask
 
 from functions.auth import accounts, admin, certificates, cookies, login, oauth, sessions, totp
 from functions.auth.requirements import ACTIVE_ACCOUNT, ADMIN, signed_in_user
-from functions.common.http import EMAIL, PASSWORD, Access, Api, RequestContext, json_schema, paging
+from functions.common.http import (
+    ACCEPTED,
+    CREATED,
+    EMAIL,
+    NO_CONTENT,
+    PASSWORD,
+    REDIRECT,
+    Access,
+    Answer,
+    Api,
+    RequestContext,
+    json_schema,
+    one_of,
+    paging,
+    paging_query,
+)
 from functions.common.security import tokens
 
 api = Api("auth", prefix="/api/auth", title="MedCloudCare auth")
@@ -26,17 +41,22 @@ CERTIFICATE = "/admin/certificates/<uuid:cert_id>"
 CERTIFICATE_CSP = "default-src 'none'; img-src 'self'; object-src 'self'; sandbox"
 
 
+TEXT = {"type": "string"}
+MAX_PAGE = 100
+PAGE = paging_query(max_limit=MAX_PAGE)
+
+
 def _page(ctx: RequestContext) -> dict[str, int]:
-    limit, offset = paging(ctx.args, default_limit=50, max_limit=100)
+    limit, offset = paging(ctx.args, default_limit=50, max_limit=MAX_PAGE)
     return {"limit": limit, "offset": offset}
 
 
 # ---------------------------------------------------------------- sign-up, sign-in
 @api.route("/signup", ("POST",), access=Access.PUBLIC, summary="Create an account; a link is mailed",
-           body=json_schema({"email": EMAIL, "name": NAME, "password": PASSWORD, "role": ROLE}))
+           body=json_schema({"email": EMAIL, "name": NAME, "password": PASSWORD, "role": ROLE}), answers=ACCEPTED)
 def signup(ctx: RequestContext):
     accounts.signup(ctx.db, **ctx.body, client_ip=ctx.client_ip)
-    return {"status": "verification_sent"}, 202
+    return {"status": "verification_sent"}
 
 
 @api.route("/verify-email", ("POST",), access=Access.PUBLIC, summary="Confirm an email address",
@@ -75,10 +95,10 @@ def refresh(ctx: RequestContext):
 
 
 @api.route("/password/forgot", ("POST",), access=Access.PUBLIC, summary="Mail a password-reset link",
-           body=json_schema({"email": EMAIL}))
+           body=json_schema({"email": EMAIL}), answers=ACCEPTED)
 def forgot(ctx: RequestContext):
     accounts.forgot_password(ctx.db, ctx.body["email"], client_ip=ctx.client_ip)
-    return {"status": "reset_sent"}, 202
+    return {"status": "reset_sent"}
 
 
 @api.route("/password/reset", ("POST",), access=Access.PUBLIC, summary="Set a new password from a mailed link",
@@ -108,14 +128,15 @@ def oauth_providers(ctx: RequestContext):
     return {"items": [{"name": p.name, "display_name": p.display_name} for p in oauth.providers().values()]}
 
 
-@api.route("/oauth/<name>/start", access=Access.PUBLIC, summary="Go to the provider's sign-in page")
+@api.route("/oauth/<name>/start", access=Access.PUBLIC, summary="Go to the provider's sign-in page", answers=REDIRECT)
 def oauth_start(ctx: RequestContext, name: str):
     url, state = oauth.start(name)
     cookies.keep_oauth_state(ctx, state)
     return flask.redirect(url, code=302)
 
 
-@api.route("/oauth/<name>/callback", access=Access.PUBLIC, summary="The provider sends the browser back here")
+@api.route("/oauth/<name>/callback", access=Access.PUBLIC, summary="The provider sends the browser back here",
+           answers=REDIRECT, query={"state": TEXT, "code": TEXT})
 def oauth_callback(ctx: RequestContext, name: str):
     landing = oauth.callback(ctx.db, name, saved_state=cookies.oauth_state(ctx), state=ctx.args.get("state", ""),
                              code=ctx.args.get("code"), client_ip=ctx.client_ip, user_agent=ctx.user_agent)
@@ -176,7 +197,8 @@ def list_sessions(ctx: RequestContext):
     return {"items": sessions.active_sessions(ctx.db, signed_in_user(ctx).id, ctx.principal.session_id)}
 
 
-@api.route("/sessions/<uuid:session_id>", ("DELETE",), access=ACTIVE_ACCOUNT, summary="Revoke one session")
+@api.route("/sessions/<uuid:session_id>", ("DELETE",), access=ACTIVE_ACCOUNT, summary="Revoke one session",
+           answers=NO_CONTENT)
 def revoke_session(ctx: RequestContext, session_id: uuid.UUID):
     sessions.revoke_one(ctx.db, signed_in_user(ctx), session_id, client_ip=ctx.client_ip)
 
@@ -190,10 +212,10 @@ def change_password(ctx: RequestContext):
 
 
 @api.route("/email/change", ("POST",), access=ACTIVE_ACCOUNT, summary="Change email: a link goes to the new address",
-           body=json_schema({"password": PASSWORD, "new_email": EMAIL}))
+           body=json_schema({"password": PASSWORD, "new_email": EMAIL}), answers=ACCEPTED)
 def change_email(ctx: RequestContext):
     accounts.request_email_change(ctx.db, signed_in_user(ctx), **ctx.body, client_ip=ctx.client_ip)
-    return {"status": "verification_sent"}, 202
+    return {"status": "verification_sent"}
 
 
 # ---------------------------------------------------------------- two-factor
@@ -224,16 +246,17 @@ def recovery_codes(ctx: RequestContext):
 
 # ---------------------------------------------------------------- certificates
 @api.route("/certificate", ("POST",), access=ACTIVE_ACCOUNT,
-           summary="Upload a medical certificate (multipart field 'file')", max_body=10 * 1024 * 1024)
+           summary="Upload a medical certificate (multipart field 'file')", max_body=10 * 1024 * 1024,
+           accepts=("multipart/form-data",), answers=CREATED)
 def upload_certificate(ctx: RequestContext):
     user = signed_in_user(ctx)
     certificates.require_uploader(user)  # before the upload is read
     data = certificates.read_upload(ctx.request)
-    return {"certificate": certificates.upload(ctx.db, user, data, client_ip=ctx.client_ip)}, 201
+    return {"certificate": certificates.upload(ctx.db, user, data, client_ip=ctx.client_ip)}
 
 
 # ---------------------------------------------------------------- admin
-@api.route("/admin/users", access=ADMIN, summary="Search users")
+@api.route("/admin/users", access=ADMIN, summary="Search users", query={**admin.USER_QUERY, **PAGE})
 def admin_users(ctx: RequestContext):
     page = _page(ctx)
     return admin.list_users(ctx.db, admin.UserFilter.from_query(ctx.args), **page)
@@ -249,12 +272,15 @@ def admin_reactivate(ctx: RequestContext, user_id: uuid.UUID):
     return admin.set_active(ctx.db, ctx.principal, user_id, active=True, client_ip=ctx.client_ip)
 
 
-@api.route("/admin/certificates", access=ADMIN, summary="Certificates by status")
+@api.route("/admin/certificates", access=ADMIN, summary="Certificates by status",
+           query={"status": {"enum": list(certificates.STATUSES)}})
 def admin_certificates(ctx: RequestContext):
-    return certificates.list_certificates(ctx.db, status=ctx.args.get("status", "pending"))
+    return certificates.list_certificates(ctx.db, status=one_of(ctx.args, "status", certificates.STATUSES,
+                                                                default="pending"))
 
 
-@api.route(CERTIFICATE + "/file", access=ADMIN, summary="Download a certificate")
+@api.route(CERTIFICATE + "/file", access=ADMIN, summary="Download a certificate",
+           answers=Answer(200, tuple(certificates.MEDIA_TYPES)))
 def admin_certificate_file(ctx: RequestContext, cert_id: uuid.UUID):
     data, content_type = certificates.download(ctx.db, ctx.principal, cert_id, client_ip=ctx.client_ip)
     return flask.Response(data, mimetype=content_type,
@@ -272,7 +298,7 @@ def admin_reject(ctx: RequestContext, cert_id: uuid.UUID):
     return certificates.reject(ctx.db, ctx.principal, cert_id, reason=ctx.body["reason"], client_ip=ctx.client_ip)
 
 
-@api.route("/admin/audit", access=ADMIN, summary="Read the audit log")
+@api.route("/admin/audit", access=ADMIN, summary="Read the audit log", query={**admin.AUDIT_QUERY, **PAGE})
 def admin_audit(ctx: RequestContext):
     page = _page(ctx)
     return admin.list_audit(ctx.db, admin.AuditFilter.from_query(ctx.args), **page)

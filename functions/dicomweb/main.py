@@ -6,6 +6,7 @@ from functions.common.platform.config import get_settings
 from functions.dicomweb.views import api
 
 get_settings()
+api.mount()
 
 
 def dicomweb(request: flask.Request) -> flask.Response:

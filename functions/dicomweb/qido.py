@@ -13,19 +13,32 @@ from functions.common.access.policy import Action, study_for, visible_studies
 from functions.common.dicom import originals
 from functions.common.dicom.index import Study
 from functions.common.dicom.search import StudyFilter, apply, page, parse_dicom_date_range
-from functions.common.http import paging
+from functions.common.http import paging, paging_query
 from functions.common.platform.errors import ValidationFailed
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
 from functions.dicomweb import archive
 
-STUDY_KEYS = {"PatientName", "00100010", "PatientID", "00100020", "StudyDate", "00080020", "ModalitiesInStudy",
-              "00080061", "StudyInstanceUID", "0020000D", "limit", "offset", "includefield", "fuzzymatching"}
-SERIES_KEYS = {"limit", "offset", "includefield", "Modality", "00080060", "SeriesInstanceUID", "0020000E",
-               "SeriesNumber", "00200011"}
-INSTANCE_KEYS = {"limit", "offset", "includefield", "SOPInstanceUID", "00080018", "InstanceNumber", "00200013",
-                 "SOPClassUID", "00080016"}
+STUDY_MAX_LIMIT = 1000
 WITHIN_MAX_LIMIT = 100_000  # a study's instances: Orthanc pages them, the gateway only checks the numbers
+_TEXT = {"type": "string"}
+
+
+def _keys(**schemas: dict) -> dict[str, dict]:
+    """Matching keys by keyword and by tag (`PatientName` and `00100010`), with the JSON Schema of their values."""
+    return {name: schema for keyword, (tag, schema) in schemas.items() for name in (keyword, tag)}
+
+
+# The query keys each QIDO-RS level reads (anything else is refused by name), as its OpenAPI document declares them.
+STUDY_QUERY = {**_keys(PatientName=("00100010", _TEXT), PatientID=("00100020", _TEXT), StudyDate=("00080020", _TEXT),
+                       ModalitiesInStudy=("00080061", _TEXT), StudyInstanceUID=("0020000D", _TEXT)),
+               "includefield": _TEXT, "fuzzymatching": _TEXT, **paging_query(max_limit=STUDY_MAX_LIMIT)}
+SERIES_QUERY = {**_keys(Modality=("00080060", _TEXT), SeriesInstanceUID=("0020000E", _TEXT),
+                        SeriesNumber=("00200011", _TEXT)),
+                "includefield": _TEXT, **paging_query(max_limit=WITHIN_MAX_LIMIT)}
+INSTANCE_QUERY = {**_keys(SOPInstanceUID=("00080018", _TEXT), InstanceNumber=("00200013", _TEXT),
+                          SOPClassUID=("00080016", _TEXT)),
+                  "includefield": _TEXT, **paging_query(max_limit=WITHIN_MAX_LIMIT)}
 
 
 @dataclass(frozen=True)
@@ -44,7 +57,7 @@ def _arg(args, *names: str) -> str | None:
     return None
 
 
-def _check_keys(args, allowed: set[str]) -> None:
+def _check_keys(args, allowed: dict[str, dict]) -> None:
     unknown = sorted(k for k in args if k not in allowed)
     if unknown:
         raise ValidationFailed.field(unknown[0], "is not a supported query key here (supported: "
@@ -53,7 +66,7 @@ def _check_keys(args, allowed: set[str]) -> None:
 
 def study_query(args) -> StudyQuery:
     """The search a QIDO-RS query string asks for; unknown keys and bad values are refused by name."""
-    _check_keys(args, STUDY_KEYS)
+    _check_keys(args, STUDY_QUERY)
     date_from = date_to = None
     if date := _arg(args, "StudyDate", "00080020"):
         date_from, date_to = parse_dicom_date_range(date, field="StudyDate")
@@ -61,7 +74,7 @@ def study_query(args) -> StudyQuery:
     f = StudyFilter(patient_name=_arg(args, "PatientName", "00100010"), patient_id=_arg(args, "PatientID", "00100020"),
                     modality=_arg(args, "ModalitiesInStudy", "00080061"), date_from=date_from, date_to=date_to,
                     study_uids=tuple(u.strip() for u in uids.replace("\\", ",").split(",")) if uids else ())
-    limit, offset = paging(args, default_limit=100, max_limit=1000)
+    limit, offset = paging(args, default_limit=100, max_limit=STUDY_MAX_LIMIT)
     return StudyQuery(f, limit, offset)
 
 
@@ -98,7 +111,7 @@ def search_within(db: Session, principal: Principal, study_uid: str, series_uid:
                   client_ip: str | None) -> list[dict[str, Any]]:
     """QIDO for the series of a study, or the instances of a study or series, the caller may read."""
     study = study_for(db, principal, study_uid, Action.READ, series_uid=series_uid)
-    _check_keys(args, SERIES_KEYS if level == "series" else INSTANCE_KEYS)
+    _check_keys(args, SERIES_QUERY if level == "series" else INSTANCE_QUERY)
     paging(args, default_limit=1, max_limit=WITHIN_MAX_LIMIT)  # checked here, passed on as given
     path = f"/series/{series_uid}/instances" if series_uid else f"/{level}"
     resp = archive.read(f"/dicom-web/studies/{study.study_uid}{path}", accept="application/dicom+json",

@@ -91,6 +91,11 @@ def _icc_profile(value: str) -> None:
 
 
 _PARSERS = {"viewport": _viewport, "quality": _quality, "window": _window, "iccprofile": _icc_profile}
+# The parameters as the OpenAPI document declares them (what `rendering` checks of their values, in words).
+QUERY = {"viewport": {"type": "string", "description": "vw,vh or vw,vh,sx,sy,sw,sh"},
+         "quality": {"type": "integer", "minimum": 1, "maximum": 100},
+         "window": {"type": "string", "description": "center,width[,function]"},
+         "iccprofile": {"enum": list(ICC_PROFILES)}}
 
 
 def _integer(name: str, text: str, low: int, high: int, *, what: str | None = None) -> int:

@@ -12,8 +12,8 @@ import json
 import flask
 
 from functions.common.access.requirements import PATIENT_DATA
-from functions.common.http import Api, RequestContext
-from functions.dicomweb import qido, stow, wado
+from functions.common.http import Answer, Api, RequestContext
+from functions.dicomweb import qido, rendering, stow, wado
 
 api = Api("dicomweb", prefix="/dicom-web", title="MedCloudCare DICOMweb gateway")
 
@@ -22,6 +22,18 @@ STUDY = "/studies/<uid:study>"
 SERIES = STUDY + "/series/<uid:series>"
 INSTANCE = SERIES + "/instances/<uid:sop>"
 LEVELS = {"study": STUDY, "series": SERIES, "instance": INSTANCE}
+
+# What the routes answer (PS3.18): DICOM JSON (F.2: attributes by tag, each with its VR), instances, pixels.
+DICOM_JSON = "application/dicom+json"
+_ATTRIBUTE = {"type": "object", "required": ["vr"], "additionalProperties": False, "properties": {
+    "vr": {"type": "string", "pattern": "^[A-Z]{2}$"}, "Value": {"type": "array"},
+    "BulkDataURI": {"type": "string"}, "InlineBinary": {"type": "string"}}}
+DATASET = {"type": "object", "propertyNames": {"pattern": "^[0-9A-F]{8}$"}, "additionalProperties": _ATTRIBUTE}
+DATASETS = Answer(200, (DICOM_JSON,), {"type": "array", "items": DATASET})
+STORED = tuple(Answer(status, (DICOM_JSON,), DATASET) for status in (200, 202, 409))  # all, some, none stored
+INSTANCES = Answer(200, (wado.DICOM_PARTS,))
+FRAMES = Answer(200, ('multipart/related; type="application/octet-stream"',))
+IMAGE = Answer(200, rendering.MEDIA_TYPES)
 
 
 def _dicom_json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
@@ -34,9 +46,10 @@ def _stream(answer: wado.Stream) -> flask.Response:
 
 # ------------------------------------------------------------------------------------------- STOW
 
-@api.route("/studies", ("POST",), access=PATIENT_DATA, summary="STOW-RS: store instances", max_body=STOW_MAX)
+@api.route("/studies", ("POST",), access=PATIENT_DATA, summary="STOW-RS: store instances", max_body=STOW_MAX,
+           accepts=(wado.DICOM_PARTS,), answers=STORED)
 @api.route(STUDY, ("POST",), access=PATIENT_DATA, summary="STOW-RS: store instances into one study",
-           max_body=STOW_MAX)
+           max_body=STOW_MAX, accepts=(wado.DICOM_PARTS,), answers=STORED)
 def store(ctx: RequestContext, study: str | None = None):
     parts = stow.request_parts(ctx.request, ctx.settings)
     return _dicom_json(*stow.store(ctx.db, ctx.principal, parts, study_uid=study, client_ip=ctx.client_ip))
@@ -44,15 +57,19 @@ def store(ctx: RequestContext, study: str | None = None):
 
 # ------------------------------------------------------------------------------------------- QIDO
 
-@api.route("/studies", access=PATIENT_DATA, summary="QIDO-RS: search studies")
+@api.route("/studies", access=PATIENT_DATA, summary="QIDO-RS: search studies", query=qido.STUDY_QUERY,
+           answers=DATASETS)
 def search_studies(ctx: RequestContext):
     query = qido.study_query(ctx.args)
     return _dicom_json(qido.search_studies(ctx.db, ctx.principal, query, client_ip=ctx.client_ip))
 
 
-@api.route(STUDY + "/series", access=PATIENT_DATA, summary="QIDO-RS: series of a study")
-@api.route(STUDY + "/instances", access=PATIENT_DATA, summary="QIDO-RS: instances of a study")
-@api.route(SERIES + "/instances", access=PATIENT_DATA, summary="QIDO-RS: instances of a series")
+@api.route(STUDY + "/series", access=PATIENT_DATA, summary="QIDO-RS: series of a study", query=qido.SERIES_QUERY,
+           answers=DATASETS)
+@api.route(STUDY + "/instances", access=PATIENT_DATA, summary="QIDO-RS: instances of a study",
+           query=qido.INSTANCE_QUERY, answers=DATASETS)
+@api.route(SERIES + "/instances", access=PATIENT_DATA, summary="QIDO-RS: instances of a series",
+           query=qido.INSTANCE_QUERY, answers=DATASETS)
 def search_within(ctx: RequestContext, study: str, series: str | None = None):
     level = ctx.request.path.rsplit("/", 1)[1]
     return _dicom_json(qido.search_within(ctx.db, ctx.principal, study, series, level, ctx.args,
@@ -83,13 +100,15 @@ def pixels(suffix: str):
     return view
 
 
+RENDERED = {"access": PATIENT_DATA, "query": rendering.QUERY, "answers": IMAGE}
 for _level, _path in LEVELS.items():
-    api.route(_path + "/metadata", access=PATIENT_DATA, summary=f"WADO-RS: {_level} metadata")(metadata)
-    api.route(_path, access=PATIENT_DATA, summary=f"WADO-RS: retrieve a {_level}")(retrieve)
-    api.route(_path + "/rendered", access=PATIENT_DATA, summary=f"WADO-RS: rendered {_level}")(pixels("rendered"))
+    api.route(_path + "/metadata", access=PATIENT_DATA, summary=f"WADO-RS: {_level} metadata", answers=DATASETS)(
+        metadata)
+    api.route(_path, access=PATIENT_DATA, summary=f"WADO-RS: retrieve a {_level}", answers=INSTANCES)(retrieve)
+    api.route(_path + "/rendered", summary=f"WADO-RS: rendered {_level}", **RENDERED)(pixels("rendered"))
 for _level, _path in (("series", SERIES), ("instance", INSTANCE)):  # a study has no thumbnail route (PS3.18)
-    api.route(_path + "/thumbnail", access=PATIENT_DATA, summary=f"WADO-RS: {_level} thumbnail")(pixels("rendered"))
-api.route(INSTANCE + "/frames/<frames:frames>", access=PATIENT_DATA, summary="WADO-RS: frames")(
+    api.route(_path + "/thumbnail", summary=f"WADO-RS: {_level} thumbnail", **RENDERED)(pixels("rendered"))
+api.route(INSTANCE + "/frames/<frames:frames>", access=PATIENT_DATA, summary="WADO-RS: frames", answers=FRAMES)(
     pixels("frames/{frames}"))
-api.route(INSTANCE + "/frames/<frames:frames>/rendered", access=PATIENT_DATA, summary="WADO-RS: rendered frames")(
+api.route(INSTANCE + "/frames/<frames:frames>/rendered", summary="WADO-RS: rendered frames", **RENDERED)(
     pixels("frames/{frames}/rendered"))

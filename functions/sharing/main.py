@@ -6,6 +6,7 @@ from functions.common.platform.config import get_settings
 from functions.sharing.views import api
 
 get_settings()
+api.mount()
 
 
 def sharing(request: flask.Request) -> flask.Response:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from functions.common.access.policy import SCOPES
 from functions.common.access.requirements import PATIENT_DATA
-from functions.common.http import EMAIL, Api, RequestContext, json_schema, one_of
+from functions.common.http import CREATED, EMAIL, NO_CONTENT, Api, RequestContext, json_schema, one_of
 from functions.sharing import groups, shares
 from functions.sharing.shares import KINDS, Grantee, Kind
 
-api = Api("sharing", prefix="/api", title="MedCloudCare sharing")
+api = Api("sharing", prefix="/api", home="/api/sharing", title="MedCloudCare sharing")
 
 NAME = {"type": "string", "minLength": 1, "maxLength": 400}
 MEMBER_ROLE = {"enum": ["member", "manager"]}
@@ -30,9 +30,9 @@ def list_groups(ctx: RequestContext):
 
 
 @api.route("/groups", ("POST",), access=PATIENT_DATA, summary="Create a group (I own it)",
-           body=json_schema({"name": NAME}))
+           body=json_schema({"name": NAME}), answers=CREATED)
 def create_group(ctx: RequestContext):
-    return groups.create_group(ctx.db, ctx.principal, name=ctx.body["name"], client_ip=ctx.client_ip), 201
+    return groups.create_group(ctx.db, ctx.principal, name=ctx.body["name"], client_ip=ctx.client_ip)
 
 
 @api.route(GROUP, access=PATIENT_DATA, summary="A group I belong to, with its members")
@@ -46,16 +46,17 @@ def rename_group(ctx: RequestContext, group_id):
     return groups.rename_group(ctx.db, ctx.principal, group_id, name=ctx.body["name"], client_ip=ctx.client_ip)
 
 
-@api.route(GROUP, ("DELETE",), access=PATIENT_DATA, summary="Delete the group and its shares (owner)")
+@api.route(GROUP, ("DELETE",), access=PATIENT_DATA, summary="Delete the group and its shares (owner)",
+           answers=NO_CONTENT)
 def delete_group(ctx: RequestContext, group_id):
     groups.delete_group(ctx.db, ctx.principal, group_id, client_ip=ctx.client_ip)
 
 
 @api.route(GROUP + "/members", ("POST",), access=PATIENT_DATA, summary="Add a member by email (owner, managers)",
-           body=json_schema({"email": EMAIL, "role": MEMBER_ROLE}, required=["email"]))
+           body=json_schema({"email": EMAIL, "role": MEMBER_ROLE}, required=["email"]), answers=CREATED)
 def add_member(ctx: RequestContext, group_id):
     return groups.add_member(ctx.db, ctx.principal, group_id, email=ctx.body["email"],
-                             role=ctx.body.get("role", "member"), client_ip=ctx.client_ip), 201
+                             role=ctx.body.get("role", "member"), client_ip=ctx.client_ip)
 
 
 @api.route(MEMBER, ("PATCH",), access=PATIENT_DATA, summary="Make a member a manager or back (owner)",
@@ -65,7 +66,7 @@ def change_role(ctx: RequestContext, group_id, user_id):
                               client_ip=ctx.client_ip)
 
 
-@api.route(MEMBER, ("DELETE",), access=PATIENT_DATA, summary="Remove a member, or leave")
+@api.route(MEMBER, ("DELETE",), access=PATIENT_DATA, summary="Remove a member, or leave", answers=NO_CONTENT)
 def remove_member(ctx: RequestContext, group_id, user_id):
     groups.remove_member(ctx.db, ctx.principal, group_id, user_id, client_ip=ctx.client_ip)
 
@@ -90,18 +91,18 @@ def _declare_share_routes(kind: Kind) -> None:
         return shares.list_shares(ctx.db, ctx.principal, kind, path[resource_id])
 
     @api.route(resource, ("POST",), access=PATIENT_DATA, summary=f"Share my {kind.name} with a user or group",
-               body=SHARE_BODY)
+               body=SHARE_BODY, answers=CREATED)
     def create_share(ctx: RequestContext, **path):
         grantee = Grantee(email=ctx.body.get("email"), group_id=ctx.body.get("group_id"))
         return shares.create_share(ctx.db, ctx.principal, kind, path[resource_id], grantee=grantee,
-                                   level=ctx.body["level"], client_ip=ctx.client_ip), 201
+                                   level=ctx.body["level"], client_ip=ctx.client_ip)
 
     @api.route(share, ("PATCH",), access=PATIENT_DATA, summary=f"Change a {kind.name} share's level", body=LEVEL_BODY)
     def change_share(ctx: RequestContext, share_id, **path):
         return shares.change_level(ctx.db, ctx.principal, kind, path[resource_id], share_id, level=ctx.body["level"],
                                    client_ip=ctx.client_ip)
 
-    @api.route(share, ("DELETE",), access=PATIENT_DATA, summary=f"Revoke a {kind.name} share")
+    @api.route(share, ("DELETE",), access=PATIENT_DATA, summary=f"Revoke a {kind.name} share", answers=NO_CONTENT)
     def revoke_share(ctx: RequestContext, share_id, **path):
         shares.revoke(ctx.db, ctx.principal, kind, path[resource_id], share_id, client_ip=ctx.client_ip)
 
@@ -112,7 +113,8 @@ def _declare_share_routes(kind: Kind) -> None:
 
 
 @api.route("/shares/models", access=PATIENT_DATA,
-           summary="Models shared with me or published (scope=shared), or all I may use")
+           summary="Models shared with me or published (scope=shared), or all I may use",
+           query={"scope": {"enum": list(SCOPES)}})
 def models_shared(ctx: RequestContext):
     scope = one_of(ctx.args, "scope", SCOPES, default="shared")
     return shares.models_shared_with_me(ctx.db, ctx.principal, scope=scope)
@@ -132,6 +134,6 @@ def publish_model(ctx: RequestContext, model_id):
 
 
 @api.route("/shares/models/<uuid:model_id>/publication", ("DELETE",), access=PATIENT_DATA,
-           summary="Withdraw the published version")
+           summary="Withdraw the published version", answers=NO_CONTENT)
 def unpublish_model(ctx: RequestContext, model_id):
     shares.unpublish(ctx.db, ctx.principal, model_id, client_ip=ctx.client_ip)

@@ -6,6 +6,7 @@ from functions.common.platform.config import get_settings
 from functions.studies.views import api
 
 get_settings()
+api.mount()
 
 
 def studies(request: flask.Request) -> flask.Response:

@@ -1,7 +1,9 @@
 """Start and stop the whole platform on one machine: `python -m mcc_local.launcher up|down`.
 
 PostgreSQL (a private cluster), Orthanc, an SMTP sink (unless MCC_SMTP_HOST points at a real
-server), every function behind one HTTPS origin (gunicorn), and an HTTP → HTTPS redirect.
+server), the `auth` function in its own process, every other function behind one HTTPS origin
+(gunicorn) that passes `/api/auth` through to it, the audit-log anchoring, and an HTTP → HTTPS
+redirect. Started by root, each runs as its own unprivileged user with only its keys (`users.py`).
 State lives under MCC_STATE_DIR (default ./var) and survives restarts.
 """
 
@@ -15,15 +17,14 @@ import secrets
 import signal
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mcc_local import users
 from mcc_local.archive import encrypted_orthanc
-from mcc_local.origin import ROOT, PathOnlyRequestLog, RedirectToHttps
+from mcc_local.origin import ROOT
 from mcc_local.postgres import PostgresCluster
-from mcc_local.procs import ProcessGroup, wait_for_http, write_private_file
-from mcc_local.serving import ThreadedWsgiServer
-from mcc_local.smtp_sink import SmtpSink
+from mcc_local.procs import ProcessGroup, free_port, wait_for_http, wait_for_port, write_private_file
 from mcc_local.tls import cert_fingerprint, ensure_self_signed_cert
 
 log = logging.getLogger("mcc_local")
@@ -42,13 +43,14 @@ class Ports:
     postgres: int
     orthanc: int
     smtp: int
+    auth: int = 0  # the auth function's own loopback port; 0: a free one
 
     @classmethod
     def from_env(cls) -> Ports:
         env = os.environ.get
         return cls(https=int(env("MCC_HTTPS_PORT", "8443")), http=int(env("MCC_HTTP_PORT", "8080")),
                    postgres=int(env("MCC_PG_PORT", "5433")), orthanc=int(env("MCC_ORTHANC_PORT", "8042")),
-                   smtp=int(env("MCC_SMTP_PORT", "8025")))
+                   smtp=int(env("MCC_SMTP_PORT", "8025")), auth=int(env("MCC_AUTH_PORT", "0")))
 
 
 def _secret(path: Path) -> str:
@@ -67,18 +69,15 @@ RUNTIME_ROLE = "mcc_app"    # what the functions connect as: rows only, the audi
 class Platform:
     def __init__(self, state_dir: Path, ports: Ports) -> None:
         self.state = state_dir.absolute()
-        self.ports = ports
+        self.ports = ports if ports.auth else replace(ports, auth=free_port())
         self.procs = ProcessGroup(self.state / "run")
         self.pg = PostgresCluster(self.state / "pg" / "data", port=ports.postgres,
                                   socket_dir=Path(f"/tmp/mcc-pg-{ports.postgres}"))
-        self.orthanc = encrypted_orthanc(self.state / "orthanc", port=ports.orthanc, key_dir=Path(os.environ.get("MCC_KEY_DIR", self.state / "keys")),
-                                         processes=self.procs)
-        self.sink: SmtpSink | None = None
+        self.keys = Path(os.environ.get("MCC_KEY_DIR", self.state / "keys")).absolute()
+        self.orthanc = encrypted_orthanc(self.state / "orthanc", port=ports.orthanc, key_dir=self.keys / "orthanc",
+                                         processes=self.procs, run_as=users.ORTHANC)
         self.public_url = os.environ.get("MCC_PUBLIC_URL", f"https://localhost:{ports.https}")
-        self.redirect = ThreadedWsgiServer(RedirectToHttps(self.public_url), ports.http, name="http-redirect",
-                                           request_handler=PathOnlyRequestLog)
         self.use_sink = "MCC_SMTP_HOST" not in os.environ or os.environ.get("MCC_SMTP_SINK") == "1"
-        self._stopping = threading.Event()
 
     # ------------------------------------------------------------------ up
     def _db_password(self, role: str) -> str:
@@ -100,7 +99,7 @@ class Platform:
         return {**{k: v for k, v in os.environ.items() if k.startswith("MCC_")}, **env}
 
     def up(self) -> None:
-        self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._prepare_state()
         log.info("starting PostgreSQL on 127.0.0.1:%d", self.ports.postgres)
         self.pg.init()
         self.pg.start()
@@ -115,48 +114,91 @@ class Platform:
         reset_settings()
         upgrade(self.pg.url(DATABASE, OWNER_ROLE, owner_password), runtime_role=RUNTIME_ROLE)
         log.info("database migrated")
+        self._provision_keys()
         log.info("starting Orthanc on 127.0.0.1:%d", self.ports.orthanc)
         self.orthanc.start()
-        if self.use_sink:
-            self.sink = SmtpSink(self.ports.smtp, log_links=True)
-            self.sink.start()
-        cert, key = self._tls()
-        gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.ports.https}",
-                    "--certfile", str(cert), "--keyfile", str(key), "--worker-class", "gthread",
-                    "--workers", os.environ.get("MCC_WORKERS", "2"), "--threads", "8",
-                    "--chdir", str(ROOT), "--pythonpath", f"{ROOT},{ROOT / 'local-dev'}",
-                    "--access-logfile", "-", "--access-logformat", '%(m)s %(U)s %(s)s %(M)sms',
-                    "mcc_local.origin:create_app()"]
-        self.procs.start("origin", gunicorn, env={**os.environ, **env})
-        wait_for_http(f"https://127.0.0.1:{self.ports.https}/api/auth/readyz", timeout=60, verify=False)
-        self.redirect.start()
+        if self.use_sink:  # local mail, its links on this terminal
+            self.procs.start("smtp-sink", [sys.executable, "-m", "mcc_local.smtp_sink", str(self.ports.smtp)],
+                             env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'local-dev'}"}, cwd=ROOT,
+                             run_as=users.APP, inherit_output=True)
+            wait_for_port(self.ports.smtp, 30, alive=lambda: self.procs.is_running("smtp-sink"))
+        cert = self._start_functions({**os.environ, **env})
         logins = self.demo_accounts()
         self.demo_study(dict((role, email) for role, email, _ in logins)["health_professional"])
-        self._start_anchoring(float(os.environ.get("MCC_AUDIT_ANCHOR_INTERVAL", "300")))
+        self._start_helpers({**os.environ, **env})
         self._announce(cert, logins)
 
-    def _start_anchoring(self, interval: float) -> None:
-        """Pin the audit log's head outside the database now and every `interval` seconds until `down`."""
-        from functions.common.platform import db
-        from functions.common.security import audit_anchors
+    def _prepare_state(self) -> None:
+        """The state directory; started by root, the platform's users exist and may reach their files."""
+        self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if users.privileged():
+            users.ensure_service_users()
+            self.state.chmod(0o711)  # each process enters its own directory below and lists nothing else
+            for path in (ROOT, Path(sys.executable).resolve(), self.state):
+                users.grant_traverse(path)
 
-        def run() -> None:
-            while True:
-                try:
-                    with db.session_scope() as session:
-                        audit_anchors.anchor(session)
-                except Exception:  # noqa: BLE001 - a missed anchor is retried next round; the platform goes on
-                    log.exception("anchoring the audit log failed")
-                if self._stopping.wait(interval):
-                    return
+    def _provision_keys(self) -> None:
+        """The platform's KEK and wrapped index key, readable (not writable) by the functions' group; the
+        token-signing key, the auth function's alone; the object storage, the functions'. Orthanc makes its own."""
+        from functions.common.platform.config import get_settings
+        from functions.common.security import crypto, tokens
 
-        threading.Thread(target=run, name="audit-anchors", daemon=True).start()
+        self.keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+        crypto.provision(self.keys)
+        tokens.signing_keys(self.keys).current  # noqa: B018 - creates the first key pair
+        objects = get_settings().objects_path
+        objects.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if users.privileged():
+            self.keys.chmod(0o711)
+            users.hand_over(self.keys / crypto.PLATFORM_KEYS, None, group=users.SHARED_GROUP, dir_mode=0o750,
+                            file_mode=0o640)
+            users.hand_over(self.keys / "signing", users.AUTH)
+            users.hand_over(objects, users.APP, group=users.SHARED_GROUP, dir_mode=0o2770, file_mode=0o660)
+
+    def _start_functions(self, env: dict[str, str]) -> Path:
+        """`auth` on its own loopback port as its own user, then the HTTPS origin (every other function, the portal,
+        the viewer) passing /api/auth through to it; returns the origin's certificate."""
+        cert, key = self._tls()
+        workers = os.environ.get("MCC_WORKERS", "2")
+        gunicorn = [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", workers,
+                    "--threads", "8", "--chdir", str(ROOT), "--pythonpath", f"{ROOT},{ROOT / 'local-dev'}",
+                    "--access-logfile", "-", "--access-logformat", '%(m)s %(U)s %(s)s %(M)sms']
+        upstream = f"http://127.0.0.1:{self.ports.auth}"
+        auth_env = {k: v for k, v in env.items() if not k.startswith("MCC_ORTHANC_")}  # auth never calls Orthanc
+        auth_env["MCC_TRUSTED_PROXIES"] = str(int(env.get("MCC_TRUSTED_PROXIES", "0")) + 1)  # the origin
+        self.procs.start("auth", [*gunicorn, "--bind", f"127.0.0.1:{self.ports.auth}",
+                                  "mcc_local.origin:serve_function('auth')"], env=auth_env, run_as=users.AUTH)
+        origin_env = {**env, "MCC_AUTH_UPSTREAM": upstream,
+                      "MCC_JWKS_URL": f"{upstream}/api/auth/.well-known/jwks.json"}
+        self.procs.start("origin", [*gunicorn, "--bind", f"127.0.0.1:{self.ports.https}", "--certfile", str(cert),
+                                    "--keyfile", str(key), "mcc_local.origin:create_app()"],
+                         env=origin_env, run_as=users.APP)
+        wait_for_http(f"{upstream}/api/auth/readyz", timeout=60, alive=lambda: self.procs.is_running("auth"))
+        wait_for_http(f"https://127.0.0.1:{self.ports.https}/api/auth/readyz", timeout=60, verify=False,
+                      alive=lambda: self.procs.is_running("origin"))
+        return cert
+
+    def _start_helpers(self, env: dict[str, str]) -> None:
+        """The HTTP → HTTPS redirect, and the anchoring of the audit log's head outside the database every
+        MCC_AUDIT_ANCHOR_INTERVAL seconds; both as the origin's user."""
+        python = [sys.executable, "-m"]
+        env = {**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'local-dev'}"}
+        self.procs.start("audit-anchors", [*python, "mcc_local.anchoring",
+                                           os.environ.get("MCC_AUDIT_ANCHOR_INTERVAL", "300")],
+                         env=env, cwd=ROOT, run_as=users.APP)
+        self.procs.start("http-redirect", [*python, "mcc_local.redirect", str(self.ports.http), self.public_url],
+                         env=env, cwd=ROOT, run_as=users.APP)
+        wait_for_http(f"http://127.0.0.1:{self.ports.http}/", timeout=30, ready=lambda status: True,
+                      alive=lambda: self.procs.is_running("http-redirect"))
 
     def _tls(self) -> tuple[Path, Path]:
+        """The origin's certificate and key: the operator's (readable by the origin's user), or a generated one."""
         supplied = os.environ.get("MCC_TLS_CERT"), os.environ.get("MCC_TLS_KEY")
         if all(supplied):
             return Path(supplied[0]), Path(supplied[1])
-        return ensure_self_signed_cert(self.state / "tls", ["localhost"])
+        pair = ensure_self_signed_cert(self.state / "tls", ["localhost"])
+        users.hand_over(self.state / "tls", users.APP)
+        return pair
 
     def demo_accounts(self) -> list[tuple[str, str, str]]:
         """Create the demo admin, researcher and approved health professional once; return their logins."""
@@ -211,7 +253,7 @@ class Platform:
             f"  TLS certificate SHA-256: {cert_fingerprint(cert)}",
             "  Demo logins (admins enrol two-factor authentication on first use of admin pages):",
             *[f"    {role:<20} {email:<40} {password}" for role, email, password in logins],
-            f"  Mail: {'sink on 127.0.0.1:%d, links are printed below' % self.ports.smtp if self.sink else 'SMTP ' + os.environ['MCC_SMTP_HOST']}",
+            f"  Mail: {'sink on 127.0.0.1:%d, links are printed below' % self.ports.smtp if self.use_sink else 'SMTP ' + os.environ['MCC_SMTP_HOST']}",
             "  Stop with Ctrl-C, or ./local-dev/down from another terminal.",
             "",
         ]
@@ -219,11 +261,7 @@ class Platform:
 
     # ------------------------------------------------------------------ down
     def down(self) -> None:
-        self._stopping.set()
-        self.redirect.stop()
         self.procs.stop_all()
-        if self.sink is not None:
-            self.sink.stop()
         self.pg.stop()
         log.info("stopped")
 
@@ -234,7 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd chatter; the sink logs links itself
     platform = Platform(Path(os.environ.get("MCC_STATE_DIR", ROOT / "var")), Ports.from_env())
     if args.command == "down":
         platform.down()

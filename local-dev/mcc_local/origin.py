@@ -19,12 +19,14 @@ from typing import Any, BinaryIO
 import functions_framework
 from werkzeug.serving import WSGIRequestHandler
 
+from mcc_local.upstream import Upstream
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # function name → its public path prefixes; the source is functions/<name>/main.py, the target <name>.
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     "auth": ("/api/auth",), "dicomweb": ("/dicom-web",), "studies": ("/api/studies",),
-    "sharing": ("/api/groups", "/api/shares", "/api/access"),
+    "sharing": ("/api/sharing", "/api/groups", "/api/shares", "/api/access"),
 }
 
 SECURITY_HEADERS = [
@@ -65,14 +67,26 @@ def _function_app(name: str) -> WSGIApp:
     return functions_framework.create_app(target=name, source=str(ROOT / "functions" / name / "main.py"))
 
 
-class Origin:
-    """Routes by path prefix to the functions and the viewer, everything else to the portal's static build."""
+def serve_function(name: str) -> WSGIApp:
+    """gunicorn entry point of a function served by its own process: `gunicorn 'mcc_local.origin:serve_function("auth")'`."""
+    if name not in FUNCTIONS:
+        raise ValueError(f"name: {name!r} is not one of {sorted(FUNCTIONS)}")
+    return _function_app(name)
 
-    def __init__(self, web_dist: Path, viewer_dist: Path = ROOT / "web" / "ohif-dist") -> None:
+
+class Origin:
+    """Routes by path prefix to the functions and the viewer, everything else to the portal's static build.
+
+    `upstreams` names functions served by their own process (name → http://127.0.0.1:port): their requests pass
+    through; the others run in this process."""
+
+    def __init__(self, web_dist: Path, viewer_dist: Path = ROOT / "web" / "ohif-dist", *,
+                 upstreams: dict[str, str] | None = None) -> None:
         self.web_dist = web_dist.resolve()
         self.viewer_dist = viewer_dist.resolve()
         self.viewer_csp = VIEWER_CSP.format(inline_scripts=_inline_script_hashes(self.viewer_dist / "index.html"))
-        apps = {name: _function_app(name) for name in FUNCTIONS}
+        upstreams = upstreams or {}
+        apps = {name: Upstream(upstreams[name]) if name in upstreams else _function_app(name) for name in FUNCTIONS}
         self.functions = [(prefix, apps[name]) for name, prefixes in FUNCTIONS.items() for prefix in prefixes]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -168,9 +182,11 @@ def _problem(start_response: Callable, status: int, detail: str) -> Iterable[byt
 
 
 def create_app() -> Origin:
-    """gunicorn entry point: `gunicorn 'mcc_local.origin:create_app()'`."""
+    """gunicorn entry point: `gunicorn 'mcc_local.origin:create_app()'` (MCC_AUTH_UPSTREAM: auth runs apart)."""
+    upstream = os.environ.get("MCC_AUTH_UPSTREAM")
     return Origin(Path(os.environ.get("MCC_WEB_DIST", ROOT / "web" / "dist")),
-                  Path(os.environ.get("MCC_VIEWER_DIST", ROOT / "web" / "ohif-dist")))
+                  Path(os.environ.get("MCC_VIEWER_DIST", ROOT / "web" / "ohif-dist")),
+                  upstreams={"auth": upstream} if upstream else None)
 
 
 class RedirectToHttps:

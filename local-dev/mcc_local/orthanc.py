@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .procs import ProcessGroup, wait_for_http, write_private_file
+from .users import RunAs, hand_over
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,11 @@ class OrthancServer:
         extra_config: Mapping[str, Any] | None = None,
         executable: Path = DEFAULT_EXECUTABLE,
         processes: ProcessGroup | None = None,
+        run_as: RunAs | None = None,
+        private_dirs: Sequence[Path] = (),
     ) -> None:
+        """`run_as`: the OS user Orthanc runs as when started by root; it gets `directory` and `private_dirs`
+        (e.g. its key directory) for itself, mode 0700."""
         if not 1 <= port <= 65535:
             raise ValueError(f"port: {port} is not a TCP port number")
         if dicom_port is not None and not (1 <= dicom_port <= 65535 and dicom_port != port):
@@ -91,6 +96,8 @@ class OrthancServer:
         self.extra_plugins = [Path(p).absolute() for p in extra_plugins]
         self.extra_config = dict(extra_config or {})
         self.executable = Path(executable)
+        self.run_as = run_as
+        self.private_dirs = [Path(p).absolute() for p in private_dirs]
         self.processes = (
             processes if processes is not None else ProcessGroup(self.directory / "run")
         )
@@ -135,6 +142,9 @@ class OrthancServer:
         for key in ("IndexDirectory", "StorageDirectory", "TemporaryDirectory"):
             Path(config[key]).mkdir(parents=True, exist_ok=True, mode=0o700)
         write_private_file(self.config_path, json.dumps(config, indent=2) + "\n")
+        for private in (self.directory, *self.private_dirs):
+            private.mkdir(parents=True, exist_ok=True, mode=0o700)
+            hand_over(private, self.run_as)
         env = dict(os.environ)
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # Plugin imports must not write __pycache__ elsewhere.
         env["TMPDIR"] = config["TemporaryDirectory"]
@@ -145,6 +155,7 @@ class OrthancServer:
             env=env,
             cwd=self.directory,
             log_path=self.log_path,
+            run_as=self.run_as,
         )
         try:
             self._wait_ready()

@@ -13,6 +13,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+from .users import ensure_user
+
 logger = logging.getLogger(__name__)
 
 ROOT_RUN_USERS = ("postgres", "mcc-postgres")
@@ -53,22 +55,7 @@ def run_user() -> str:
         except KeyError:
             continue
     name = ROOT_RUN_USERS[-1]
-    logger.info("creating system user %s to run PostgreSQL", name)
-    subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    ensure_user(name)
     return name
 
 

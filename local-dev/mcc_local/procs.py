@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .users import RunAs
+
 logger = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.1
@@ -123,6 +125,20 @@ def wait_for_http(
         time.sleep(_POLL_INTERVAL * 2)
 
 
+def wait_for_port(port: int, timeout: float, *, alive: Callable[[], bool] | None = None) -> None:
+    """Poll until something accepts TCP connections on 127.0.0.1:`port` (or `alive()` turns false)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if alive is not None and not alive():
+            raise RuntimeError(f"server process exited while waiting for port {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f} s")
+        time.sleep(_POLL_INTERVAL)
+
+
 @dataclass(frozen=True)
 class ProcessRecord:
     """What a pid file says about one started process."""
@@ -197,8 +213,11 @@ class ProcessGroup:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         log_path: Path | None = None,
+        run_as: RunAs | None = None,
+        inherit_output: bool = False,
     ) -> subprocess.Popen[bytes]:
-        """Start `argv` in its own session with stdout/stderr appended to a log file."""
+        """Start `argv` in its own session with stdout/stderr appended to a log file, or with ours when
+        `inherit_output` (as `run_as` when root)."""
         if not name or "/" in name or name.startswith("."):
             raise ValueError(f"name: {name!r} is not a valid process name")
         if not argv:
@@ -220,11 +239,12 @@ class ProcessGroup:
             process = subprocess.Popen(
                 list(argv),
                 stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
+                stdout=None if inherit_output else log_file,
+                stderr=None if inherit_output else subprocess.STDOUT,
                 cwd=cwd,
                 env=dict(env) if env is not None else None,
                 start_new_session=True,
+                **(run_as.popen_kwargs() if run_as is not None else {}),
             )
         self._children[name] = process
         sequence = max((r.sequence for r in self.records()), default=0) + 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import html
 import logging
 import re
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +22,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .serving import Service
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("mcc_local.smtp_sink")  # also when run as __main__
 
 _HTTPS_URL = re.compile(r"https://[^\s<>\"'`]+")
 _TRAILING_PUNCTUATION = ".,;:!?)]}"
@@ -162,3 +165,22 @@ class SmtpSink(Service):
                 str(message.get("Subject", "")),
                 " ".join(https_links(message)) or "(none)",
             )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mcc_local.smtp_sink PORT`: the local platform's mail, logging each message's links, until
+    SIGTERM (the launcher runs it as the origin's unprivileged user, its output on the launcher's terminal)."""
+    parser = argparse.ArgumentParser(prog="mcc_local.smtp_sink", description=main.__doc__.splitlines()[0])
+    parser.add_argument("port", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd chatter; the links are logged here
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    with SmtpSink(args.port, log_links=True):
+        stopping.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -93,6 +93,8 @@ def test_search_wildcards_are_taken_literally(admin: Account, population: dict) 
 @pytest.mark.parametrize("params", [
     {"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"offset": "-1"}, {"role": "superuser"},
     {"status": "banned"},
+    {"offset": "3697398607332480909312"},  # found by the fuzzer: beyond PostgreSQL's bigint, it was a 500
+    {"q": "doctor\x00"},  # found by the fuzzer: PostgreSQL takes no NUL in text, it was a 500
 ])
 def test_bad_user_list_parameters_are_refused(admin: Account, params: dict) -> None:
     problem = assert_problem(admin.client.get(USERS, params=params), 422, "validation")
@@ -177,9 +179,21 @@ def test_audit_log_filters_by_action_actor_outcome_and_time(factory: AccountFact
 
 
 @pytest.mark.parametrize("params", [{"since": "yesterday"}, {"until": "2026-13-45"}, {"outcome": "maybe"},
-                                    {"limit": "1000"}])
+                                    {"limit": "1000"}, {"since": "0001-01-01T00:00:00+05:00"},
+                                    {"until": "9999-12-31T23:59:59-01:00"}])
 def test_bad_audit_parameters_are_refused(admin: Account, params: dict) -> None:
     assert_problem(admin.client.get(AUDIT, params=params), 422, "validation")
+
+
+def test_audit_times_with_any_utc_offset_python_reads_are_taken(admin: Account) -> None:
+    """Found by the fuzzer: PostgreSQL takes UTC offsets up to 15:59 only, so -22:01 was a 500."""
+    assert audit(admin, since="1704-08-23T16:29:16.735-22:01", until="2999-01-01T00:00:00+23:59")["total"] > 0
+
+
+def test_certificate_lists_name_a_status_that_exists(admin: Account) -> None:
+    problem = assert_problem(admin.client.get("/api/auth/admin/certificates", params={"status": "lost"}), 422,
+                             "validation")
+    assert problem["errors"][0]["field"] == "status"
 
 
 def test_audit_chain_verifies(admin: Account) -> None:

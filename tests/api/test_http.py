@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.support.api_client import STRONG_PASSWORD, AccountFactory, ApiClient
+from functions.common.http.bodies import NUL_MESSAGE
+from tests.support.api_client import STRONG_PASSWORD, Account, AccountFactory, ApiClient
 from tests.support.problem import assert_problem
 
 
@@ -66,3 +68,27 @@ def test_jwks_publishes_the_key_that_signs_access_tokens(factory: AccountFactory
                                                  "client": "api"}).json()
     claims = jwt.decode(login["access_token"], KeySet.import_key_set(r.json())).claims
     assert claims["sub"] == account.id and claims["typ"] == "access" and uuid.UUID(claims["sid"])
+
+
+# ------------------------------------------------------- found by the fuzzer (tests/api/test_fuzz_openapi.py)
+@pytest.mark.parametrize("path, body, field", [
+    ("/api/auth/password/forgot", {"email": "nul\u0000@example.org"}, "email"),
+    ("/api/auth/signup", {"email": "nul-name@example.org", "name": "Nul\u0000", "password": STRONG_PASSWORD,
+                          "role": "researcher"}, "name"),
+])
+def test_text_with_a_nul_character_is_refused_by_field(client: ApiClient, path: str, body: dict, field: str) -> None:
+    """PostgreSQL takes no U+0000 in text: such a body was a 500."""
+    problem = assert_problem(client.post(path, json=body), 422, "validation")
+    assert problem["errors"] == [{"field": field, "message": NUL_MESSAGE}]
+
+
+def test_a_query_value_with_a_nul_character_is_refused_by_name(doctor: Account) -> None:
+    problem = assert_problem(doctor.client.get("/api/studies", params={"modality": "CT\x00"}), 422, "validation")
+    assert problem["errors"] == [{"field": "modality", "message": NUL_MESSAGE}]
+
+
+@pytest.mark.parametrize("path", ["/dicom-web/studies/1.2%0A3/metadata", "/api/groups/a%0Ab"])
+def test_a_path_with_a_line_break_gets_the_pipeline_s_answers(client: ApiClient, doctor: Account, path: str) -> None:
+    """functions-framework's catch-all route does not match a line break: Flask answered with an HTML page."""
+    assert_problem(client.get(path), 401, "not_authenticated")
+    assert_problem(doctor.client.get(path), 404, "not_found")

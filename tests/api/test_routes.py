@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 
+from functions.auth.views import api as auth_api
 from functions.common.access.requirements import PATIENT_DATA
+from functions.dicomweb import qido, rendering
 from functions.dicomweb.views import api as dicomweb_api
 from functions.sharing.views import api as sharing_api
 from functions.studies.views import api as studies_api
@@ -25,7 +27,8 @@ def doctor(factory):
 def test_every_route_of_the_patient_data_functions_requires_patient_data_access(api):
     declared = {r.access for r in api.routes if not r.access.public}
     assert declared == {PATIENT_DATA}
-    assert {r.rule for r in api.routes if r.access.public} == {"/healthz", "/readyz", "/openapi.json"}
+    assert {api.prefix + r.rule for r in api.routes if r.access.public} == {
+        api.home + "/healthz", api.home + "/readyz", api.home + "/openapi.json"}
 
 
 @pytest.mark.parametrize("path", ["/dicom-web/studies/not-a-uid/metadata", "/api/studies/1.2.x",
@@ -73,3 +76,37 @@ def test_openapi_documents_the_requirement_and_the_parameter_kinds(client):
     assert "pattern" in kinds["frames"]
     group = sharing_api.openapi()["paths"]["/api/groups/{group_id}"]["get"]
     assert group["parameters"][0]["schema"] == {"type": "string", "format": "uuid"}
+
+
+@pytest.mark.parametrize("home", ["/api/auth", "/dicom-web", "/api/studies", "/api/sharing"])
+def test_every_function_serves_its_document_and_health_on_the_origin(client, home):
+    """Found by the fuzzer: sharing's were at /api/openapi.json, which the origin sends to no function."""
+    doc = client.get(home + "/openapi.json")
+    assert doc.status_code == 200 and doc.json()["openapi"] == "3.1.0"
+    assert client.get(home + "/healthz").json() == {"status": "ok"}
+    assert client.get(home + "/readyz").json() == {"status": "ready"}
+
+
+@pytest.mark.parametrize("api, path, method, status, media_types", [
+    (sharing_api, "/api/groups", "post", "201", ["application/json"]),
+    (sharing_api, "/api/groups/{group_id}", "delete", "204", None),
+    (auth_api, "/api/auth/signup", "post", "202", ["application/json"]),
+    (auth_api, "/api/auth/oauth/{name}/start", "get", "302", None),
+    (studies_api, "/api/studies/{study_uid}", "delete", "204", None),
+    (dicomweb_api, "/dicom-web/studies/{study}/series/{series}/thumbnail", "get", "200", ["image/jpeg", "image/png"]),
+])
+def test_the_document_declares_each_route_s_answer_and_problems(api, path, method, status, media_types):
+    """Found by the fuzzer: 201, 202, 204 and 302 answers were undocumented (only 200, and problems by default)."""
+    responses = api.openapi()["paths"][path][method]["responses"]
+    assert set(responses) == {status, "4XX", "5XX"}
+    assert (list(responses[status]["content"]) if media_types else responses[status].get("content")) == media_types
+    assert responses["4XX"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_the_gateway_documents_the_query_parameters_it_reads():
+    paths = dicomweb_api.openapi()["paths"]
+    declared = {p["name"] for p in paths["/dicom-web/studies"]["get"]["parameters"]}
+    assert declared == set(qido.STUDY_QUERY) >= {"PatientName", "00100010", "limit", "offset", "includefield"}
+    rendered = paths["/dicom-web/studies/{study}/series/{series}/instances/{sop}/frames/{frames}/rendered"]["get"]
+    assert {p["name"] for p in rendered["parameters"] if p["in"] == "query"} == set(rendering.QUERY) == {
+        "viewport", "quality", "window", "iccprofile"}

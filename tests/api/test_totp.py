@@ -231,3 +231,9 @@ def test_new_recovery_codes_replace_the_old_ones(factory: AccountFactory, enroll
     c = password_step(factory, account)
     assert_problem(second_step(c, recovery_code=old[0]), 401, "invalid_code")
     assert second_step(c, recovery_code=new[0]).status_code == 200
+
+
+def test_new_recovery_codes_need_totp_on(factory: AccountFactory) -> None:
+    account = factory.create("researcher")
+    r = account.client.post("/api/auth/2fa/recovery-codes", json={"password": STRONG_PASSWORD, "code": "123456"})
+    assert_problem(r, 409, "not_enabled")

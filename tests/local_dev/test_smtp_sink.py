@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import smtplib
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
+from mcc_local.procs import free_port, wait_for_port
 from mcc_local.smtp_sink import SmtpSink, https_links
 
 VERIFY_LINK = "https://localhost:8443/verify?token=abc123&user=42"
@@ -95,3 +102,27 @@ def test_stop_closes_the_port() -> None:
     sink.stop()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
+
+
+def test_as_its_own_process_it_prints_the_links_and_stops_on_sigterm(tmp_path):
+    """How the launcher runs it: `python -m mcc_local.smtp_sink PORT`, output on the launcher's terminal."""
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    out = tmp_path / "out.txt"
+    with open(out, "wb") as f:
+        process = subprocess.Popen([sys.executable, "-m", "mcc_local.smtp_sink", str(port)], stdout=f,
+                                   stderr=subprocess.STDOUT, cwd=root,
+                                   env={**os.environ, "PYTHONPATH": f"{root}:{root / 'local-dev'}"})
+    try:
+        wait_for_port(port, 30, alive=lambda: process.poll() is None)
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.send_message(verification_mail())
+        deadline = time.monotonic() + 30
+        while VERIFY_LINK not in out.read_text():
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -54,8 +54,9 @@ class World:
         patient = Patient(id=uuid.uuid4(), owner_id=owner.id, patient_id_hash=uuid.uuid4().hex)
         self.db.add(patient)
         self.db.flush()
-        key = originals.new_study_key()
-        study = Study(id=uuid.uuid4(), study_uid=columns.pop("study_uid", f"2.25.{uuid.uuid4().int}"),
+        study_uid = columns.pop("study_uid", f"2.25.{uuid.uuid4().int}")
+        _, key = originals.new_study_key(study_uid)
+        study = Study(id=uuid.uuid4(), study_uid=study_uid,
                       owner_id=owner.id, patient_pk=patient.id,
                       patient_id_hash=columns.pop("patient_id_hash", patient.patient_id_hash),
                       name_tokens=columns.pop("name_tokens", []), modalities=columns.pop("modalities", ["CT"]),

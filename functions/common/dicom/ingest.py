@@ -14,12 +14,15 @@ an instance is either in the archive *and* the index or in neither:
   stored", the index keeps its row); a Study, Series or SOP Instance UID that is another study's fails
   with the same reason and comment whichever it is, and whoever's it is (`NOT_YOURS`: an outsider
   learns no more than that the instance cannot go there);
-- an archive that is busy or down fails the instance with `retry` set (the caller may answer 503),
-  one that refuses it fails it for good;
+- an archive that is busy or down fails the instance, and the request's later ones at once, with
+  `retry` set (the caller may answer 503); one that refuses it fails it for good; an upload whose
+  answer never came may be stored all the same: it is noted as a stray (`strays`), removed by a
+  later ingest unless a retry indexed it by then;
 - after it: the batch's index rows are written under the study row lock, asking `may_store` and
   comparing the patient again (another request may have created the study in the meantime);
-  whatever cannot be indexed is removed from the archive again if this upload created it, and
-  reported failed;
+  whatever cannot be indexed is removed from the archive again if this upload created it (or noted
+  as a stray, with the archive down), and reported failed; an unreachable database ends the request
+  (`DatabaseUnavailable`), and a COMMIT cut off may have landed, so its uploads stay noted as strays;
 - nothing is created before an instance is stored, so a request whose instances all fail leaves
   no study, series or patient row behind.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,11 +44,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from functions.common.dicom import originals as sealed_originals
+from functions.common.dicom import strays
 from functions.common.dicom.index import Instance, Patient, Series, Study
 from functions.common.dicom.intake import Header, PatientKey, pseudonymised
 from functions.common.dicom.originals import Originals
-from functions.common.dicom.orthanc import ArchiveRefused, ArchiveUnavailable, orthanc
+from functions.common.dicom.orthanc import ArchiveRefused, ArchiveUnavailable, instance_id
+from functions.common.dicom.uploads import NotSent, held, remove, store
 from functions.common.dicom.validation import FailureReason, InstanceRejected
+from functions.common.platform import db as database
 from functions.common.security import audit
 
 log = logging.getLogger(__name__)
@@ -58,6 +65,9 @@ INDEX_BATCH = 16               # finished uploads indexed per transaction
 NOT_YOURS = "a UID of it is in a study you may not add it to; use new UIDs"
 OTHER_PATIENT = "its patient differs from the study's: one study, one patient"
 ARCHIVE_BUSY = "the image archive is busy or down; nothing was kept, retry"
+INDEX_DOWN = "the index is unreachable; nothing was kept, retry"
+NOT_INDEXED = "the instance could not be indexed; nothing was kept, try again"
+ARCHIVE_SWEPT = "the image archive was tidied meanwhile; nothing was kept, retry"
 MayStore = Callable[[Session, Study | None], bool]  # the permission model's answer (None: a new study)
 
 
@@ -84,7 +94,7 @@ class _Upload:
     originals: Originals             # the replaced attributes, sealed under the study key at index time
     size: int
     future: Future
-    archive_id: str | None = None
+    archive_id: str                  # its id in the archive, known before the archive answers
     created_in_archive: bool = False
 
 
@@ -112,6 +122,7 @@ class Ingest:
         self._finished: list[_Upload] = []
         self._held_bytes = 0
         self._pool: ThreadPoolExecutor | None = None
+        self._archive_down = threading.Event()       # an upload found it down: the rest fail at once
         self._may_store_into: dict[str, bool] = {}   # study uid -> may this uploader add to it
         self._patients: dict[str, PatientKey] = {}    # study uid -> whom its instances must be of
 
@@ -129,6 +140,8 @@ class Ingest:
                           str(ds.SOPClassUID))
         self.outcomes.append(outcome)
         try:
+            if self._archive_down.is_set():
+                raise InstanceRejected(FailureReason.PROCESSING_FAILURE, ARCHIVE_BUSY, retry=True)
             self._check_study(outcome.study_uid)
             header, originals, data = pseudonymised(ds)
             if self._patients.setdefault(outcome.study_uid, header.patient) != header.patient:
@@ -138,8 +151,9 @@ class Ingest:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(UPLOADS, thread_name_prefix="archive-upload")
-        future = self._pool.submit(_archive, data)
-        self._uploads.append(_Upload(outcome, header, originals, len(data), future))
+        archive_id = instance_id(str(ds.get("PatientID", "")), outcome.study_uid, outcome.series_uid, outcome.sop_uid)
+        future = self._pool.submit(store, data, self._archive_down)
+        self._uploads.append(_Upload(outcome, header, originals, len(data), future, archive_id))
         self._held_bytes += len(data)
         self._collect(wait=self._held_bytes > WINDOW_BYTES or len(self._uploads) > WINDOW_INSTANCES)
 
@@ -149,6 +163,7 @@ class Ingest:
             self._collect(wait=True)
         self._index_finished()
         self.close()
+        strays.settle(self.db, sweep=any(o.stored for o in self.outcomes))  # this request reached the archive
         return self.outcomes
 
     def close(self) -> None:
@@ -157,10 +172,14 @@ class Ingest:
             self._pool.shutdown(wait=True, cancel_futures=True)  # uploads under way finish first
             self._pool = None
         for upload in list(self._uploads) + self._finished:
-            if not upload.future.cancelled() and upload.future.exception() is None:
+            if upload.future.cancelled():
+                continue
+            if upload.future.exception() is None:
                 archive_id, created = upload.future.result()
                 if created:
-                    _remove(archive_id)
+                    remove(archive_id, upload.outcome.sop_uid)
+            elif _maybe_stored(upload.future.exception()):
+                strays.note(upload.archive_id, upload.outcome.sop_uid)
         self._uploads.clear()
         self._finished.clear()
 
@@ -184,8 +203,10 @@ class Ingest:
             wait = False
             try:
                 upload.archive_id, upload.created_in_archive = upload.future.result()
-            except ArchiveUnavailable:
+            except ArchiveUnavailable as e:
                 upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, ARCHIVE_BUSY, retry=True)
+                if _maybe_stored(e):
+                    strays.note(upload.archive_id, upload.outcome.sop_uid)
             except ArchiveRefused:
                 upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE,
                                                         "the image archive refused the instance; nothing was kept")
@@ -199,24 +220,39 @@ class Ingest:
         batch, self._finished = self._finished, []
         if not batch:
             return
+        committing, down = False, None
         try:
             self._index(batch)
+            committing = True
             self.db.commit()
-        except Exception:
-            self.db.rollback()
-            log.exception("indexing stored instances failed; removing them from the archive")
+        except Exception as e:
+            database.discard(self.db)
+            down = e if database.unavailable(e) else None
+            if down is None:
+                log.exception("indexing stored instances failed; removing them from the archive")
+            error = InstanceRejected(FailureReason.PROCESSING_FAILURE, INDEX_DOWN if down else NOT_INDEXED,
+                                     retry=down is not None)
             for upload in batch:
                 if upload.outcome.error is None:
-                    upload.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, "the instance could "
-                                                            "not be indexed; nothing was kept, try again")
+                    upload.outcome.error = error
         for upload in batch:
-            if upload.outcome.error is not None and upload.created_in_archive:
-                _remove(upload.archive_id)
+            if upload.outcome.error is None or not upload.created_in_archive:
+                continue
+            if down is not None and committing:  # the COMMIT may have landed: keep the copy, settle it later
+                strays.note(upload.archive_id, upload.outcome.sop_uid)
+            else:
+                remove(upload.archive_id, upload.outcome.sop_uid)
+        if down is not None:
+            raise database.DatabaseUnavailable() from down
 
     def _index(self, batch: list[_Upload]) -> None:
         """One transaction: lock or create each study and series, then the instance rows and counters."""
         rows = _Batch()
-        for study_uid in sorted({u.outcome.study_uid for u in batch}):  # one lock order: no deadlocks
+        swept = strays.claim(self.db, [u.archive_id for u in batch])  # no sweep acts on these any more
+        for u in batch:
+            if u.archive_id in swept and not held(u.archive_id):  # a sweep removed it after this upload
+                u.outcome.error = InstanceRejected(FailureReason.PROCESSING_FAILURE, ARCHIVE_SWEPT, retry=True)
+        for study_uid in sorted({u.outcome.study_uid for u in batch if u.outcome.error is None}):  # one lock order
             first = next(u for u in batch if u.outcome.study_uid == study_uid)
             study = self._lock_study(study_uid, first.header)
             allowed, patient = self.may_store(self.db, study), PatientKey.of_study(study)
@@ -304,7 +340,7 @@ class Ingest:
                         .on_conflict_do_nothing())
         patient_pk = self.db.scalar(select(Patient.id).where(Patient.owner_id == owner,
                                                             Patient.patient_id_hash == pid_hash))
-        wrapped = sealed_originals.new_study_key()
+        _, wrapped = sealed_originals.new_study_key(study_uid)
         self.db.execute(insert(Study).values(
             id=uuid.uuid4(), study_uid=study_uid, owner_id=owner, patient_pk=patient_pk,
             patient_id_hash=pid_hash, name_tokens=header.name_tokens, study_date=header.study_date,
@@ -328,18 +364,9 @@ class Ingest:
         return series
 
 
-def _archive(data: bytes) -> tuple[str, bool]:
-    """Store one instance in the archive: its id there, and whether this call created it."""
-    return orthanc().store_instance(data)
-
-
-def _remove(archive_id: str) -> None:
-    """Take an unindexed upload out of the archive again; if the archive is down it stays there, unindexed
-    (never served: every read goes through the index), and the log says so."""
-    try:
-        orthanc().delete_instance(archive_id)
-    except ArchiveUnavailable:
-        log.warning("an unindexed upload stays in the archive", extra={"archive_id": archive_id})
+def _maybe_stored(error: BaseException | None) -> bool:
+    """Whether a store that failed so may have reached the archive all the same (its answer lost)."""
+    return isinstance(error, ArchiveUnavailable) and not isinstance(error, NotSent)
 
 
 def audit_stored(db: Session, *, actor_id: uuid.UUID, client_ip: str | None, outcomes: list[Outcome]) -> None:

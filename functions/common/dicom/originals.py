@@ -1,8 +1,8 @@
 """Study originals: the identifying attributes pseudonymisation took out of each instance, sealed
 under the study's data key, and put back for readers who may see the study.
 
-Every study has its own AES-256-GCM data key, wrapped by the platform's key-encryption key and
-kept on the study's row: deleting the row destroys the key, and with it every original
+Every study has its own AES-256-GCM data key, wrapped by the platform's key-encryption key (bound
+to the study UID) and kept on the study's row: deleting the row destroys the key, and with it every original
 (crypto-shredding). Each sealed value is bound to where it belongs by one associated-data rule
 (`_aad`): the study UID for the study-level originals, "study UID/SOP instance UID" for an
 instance's. A value copied to another study or instance does not open.
@@ -25,15 +25,19 @@ from functions.common.security.crypto import WrappedKey, envelope, open_with_key
 Originals = dict[str, Any]  # DICOM JSON by tag ("00100010": {"vr": "PN", "Value": [...]})
 
 
-def new_study_key() -> WrappedKey:
-    """A fresh data key for a new study, as stored on its row (wrapped by the current key-encryption key)."""
-    _, wrapped = envelope().new_data_key()
-    return wrapped
+def _key_aad(study_uid: str) -> bytes:
+    return f"study-key/{study_uid}".encode()
+
+
+def new_study_key(study_uid: str) -> tuple[bytes, WrappedKey]:
+    """A fresh data key for a new study and its form stored on the row: wrapped by the current key-encryption
+    key with the study UID as associated data, so a wrapped key copied onto another study's row does not unwrap."""
+    return envelope().new_data_key(aad=_key_aad(study_uid))
 
 
 def study_key(study: Study) -> bytes:
-    """The study's data key, unwrapped by the key-encryption key that wrapped it."""
-    return envelope().unwrap(WrappedKey(study.key_kek_id, study.key_wrapped))
+    """The study's data key, unwrapped by the key-encryption key that wrapped it, for this study only."""
+    return envelope().unwrap(WrappedKey(study.key_kek_id, study.key_wrapped), aad=_key_aad(study.study_uid))
 
 
 def _aad(study_uid: str, sop_uid: str | None) -> bytes:

@@ -9,6 +9,7 @@ keeps only the status: Orthanc's own error bodies (its URIs, error codes, messag
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import random
 import time
@@ -107,6 +108,16 @@ class OrthancClient:
                               idempotent=True).json()
         return answer["ID"], answer.get("Status") != "AlreadyStored"
 
+    def has_instance(self, orthanc_id: str) -> bool:
+        """Whether the archive holds this instance now."""
+        try:
+            self.request("GET", f"/instances/{orthanc_id}").close()
+        except ArchiveRefused as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
     def delete_instance(self, orthanc_id: str) -> None:
         self._delete(f"/instances/{orthanc_id}")
 
@@ -123,6 +134,13 @@ class OrthancClient:
         except ArchiveRefused as e:
             if e.status != 404:
                 log.warning("the image archive refused a removal", extra={"status": e.status})
+
+
+def instance_id(patient_id: str, study_uid: str, series_uid: str, sop_uid: str) -> str:
+    """The archive's id of an instance, known without asking it: Orthanc names an instance by the SHA-1 of the
+    PatientID, Study, Series and SOP Instance UIDs it was stored with."""
+    digest = hashlib.sha1("|".join((patient_id, study_uid, series_uid, sop_uid)).encode()).hexdigest()
+    return "-".join(digest[i:i + 8] for i in range(0, 40, 8))
 
 
 @functools.cache

@@ -6,7 +6,7 @@ body, problem+json errors); `routes.py` is what a route declares; `context.py` w
 """
 
 from functions.common.http.api import Api, require_csrf_token
-from functions.common.http.bodies import EMAIL, PASSWORD, json_schema, one_of, paging, read_limited
+from functions.common.http.bodies import EMAIL, PASSWORD, json_schema, one_of, paging, paging_query, read_limited
 from functions.common.http.context import (
     ACCESS_COOKIE,
     CSRF_COOKIE,
@@ -16,9 +16,10 @@ from functions.common.http.context import (
     RequestContext,
     host_cookie,
 )
-from functions.common.http.routes import Access, Route
+from functions.common.http.routes import ACCEPTED, CREATED, NO_CONTENT, OK, REDIRECT, Access, Answer, Route
 
 __all__ = [
-    "ACCESS_COOKIE", "CSRF_COOKIE", "CSRF_HEADER", "EMAIL", "PASSWORD", "UNSAFE_METHODS", "Access", "Api", "Cookie",
-    "RequestContext", "Route", "host_cookie", "json_schema", "one_of", "paging", "read_limited", "require_csrf_token",
+    "ACCEPTED", "ACCESS_COOKIE", "CREATED", "CSRF_COOKIE", "CSRF_HEADER", "EMAIL", "NO_CONTENT", "OK", "PASSWORD",
+    "REDIRECT", "UNSAFE_METHODS", "Access", "Answer", "Api", "Cookie", "RequestContext", "Route", "host_cookie",
+    "json_schema", "one_of", "paging", "paging_query", "read_limited", "require_csrf_token",
 ]

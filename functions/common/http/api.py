@@ -24,10 +24,10 @@ from werkzeug.exceptions import MethodNotAllowed as RouteMethodNotAllowed
 from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import Map, Rule
 
-from functions.common.http.bodies import json_body, read_limited
+from functions.common.http.bodies import json_body, read_limited, refuse_nul
 from functions.common.http.context import CSRF_HEADER, UNSAFE_METHODS, RequestContext
 from functions.common.http.responses import openapi, problem_response, to_response
-from functions.common.http.routes import CONVERTERS, Access, Malformed, Route
+from functions.common.http.routes import CONVERTERS, OK, Access, Answer, Malformed, Route
 from functions.common.platform import db
 from functions.common.platform.config import Settings, get_settings
 from functions.common.platform.errors import (
@@ -53,13 +53,19 @@ _NOUNS = {"sop": "instance", "cert": "certificate"}  # what a malformed path par
 class Api:
     """A function's routes and the request pipeline around them."""
 
-    def __init__(self, name: str, *, prefix: str, title: str) -> None:
+    def __init__(self, name: str, *, prefix: str, title: str, home: str | None = None) -> None:
+        """`home`: where the function's own routes (health, readiness, this document) live when its `prefix`
+        is shared with other functions (sharing's `/api`: its document is `/api/sharing/openapi.json`)."""
         self.name, self.prefix, self.title = name, prefix.rstrip("/"), title
+        self.home = (home or prefix).rstrip("/")
+        if not self.home.startswith(self.prefix):
+            raise ValueError(f"home: {home!r} must lie under the prefix {prefix!r}")
         self.routes: list[Route] = []
         self._map = Map(strict_slashes=False, converters=CONVERTERS)
-        self.route("/healthz", access=Access.PUBLIC, summary="Liveness")(lambda ctx: {"status": "ok"})
-        self.route("/readyz", access=Access.PUBLIC, summary="Readiness: database reachable")(self._readyz)
-        self.route("/openapi.json", access=Access.PUBLIC, summary="This OpenAPI document")(
+        own = self.home.removeprefix(self.prefix)
+        self.route(own + "/healthz", access=Access.PUBLIC, summary="Liveness")(lambda ctx: {"status": "ok"})
+        self.route(own + "/readyz", access=Access.PUBLIC, summary="Readiness: database reachable")(self._readyz)
+        self.route(own + "/openapi.json", access=Access.PUBLIC, summary="This OpenAPI document")(
             lambda ctx: self.openapi()
         )
         self._map.add(Rule("/healthz", endpoint=0, methods=["GET"]))
@@ -74,13 +80,20 @@ class Api:
         summary: str = "",
         body: dict | None = None,
         max_body: int | None = None,
+        answers: Answer | tuple[Answer, ...] = OK,
+        query: dict[str, dict] | None = None,
+        accepts: tuple[str, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register a view `fn(ctx, **path_args)`; `body` is the JSON Schema its JSON body must meet."""
+        """Register a view `fn(ctx, **path_args)`; `body` is the JSON Schema its JSON body must meet, `accepts`
+        the media types of a body that is not JSON; `answers` what it answers when it succeeds (the first
+        one's status is the view's default), `query` the JSON Schemas of the query parameters it reads."""
+        answers = answers if isinstance(answers, tuple) else (answers,)
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            if body is not None:
-                Draft202012Validator.check_schema(body)
-            self.routes.append(Route(rule, methods, fn, access, summary, body, max_body))
+            for schema in [body, *(a.schema for a in answers), *(query or {}).values()]:
+                if schema is not None:
+                    Draft202012Validator.check_schema(schema)
+            self.routes.append(Route(rule, methods, fn, access, summary, body, max_body, answers, query, accepts))
             self._map.add(Rule(self.prefix + rule, endpoint=len(self.routes) - 1, methods=list(methods)))
             return fn
 
@@ -88,6 +101,12 @@ class Api:
 
     def openapi(self) -> dict:
         return openapi(self.title, self.prefix, self.routes, get_settings())
+
+    def mount(self) -> None:
+        """Called by the function's main.py, which functions-framework runs in its app's context: a request its
+        catch-all route cannot match (a path with an encoded line break) comes here too, not to Flask's HTML 404."""
+        if flask.has_app_context():
+            flask.current_app.register_error_handler(404, lambda e: self.handle(flask.request))
 
     def _readyz(self, ctx: RequestContext) -> dict:
         try:
@@ -116,12 +135,16 @@ class Api:
             response = problem_response(e)
             if isinstance(e, Refused) and ctx.principal is not None:
                 _audit_refusal(ctx, e)
-        except Exception:  # noqa: BLE001 - the client gets a generic 500, the log gets the trace
-            log.exception("unhandled error")
-            response = problem_response(InternalError("Something went wrong on our side; quote the request id."))
+        except Exception as e:  # noqa: BLE001 - a 503 if the database is away, else a generic 500 (the log has the trace)
+            if db.unavailable(e):  # down or restarting: the client may try again, as Retry-After says
+                log.warning("database unavailable", extra={"error": type(e).__name__})
+                response = problem_response(db.DatabaseUnavailable())
+            else:
+                log.exception("unhandled error")
+                response = problem_response(InternalError("Something went wrong on our side; quote the request id."))
         finally:
             if ctx._db is not None:
-                ctx._db.rollback()
+                db.discard(ctx._db)  # the answer is decided: a connection the database dropped changes nothing
                 ctx._db.close()
         for c in ctx.cookies:
             response.set_cookie(c.name, c.value, max_age=c.max_age, path=c.path, secure=settings.cookie_secure,
@@ -156,11 +179,14 @@ class Api:
         for name, value in args.items():
             if isinstance(value, Malformed):
                 raise NotFound(value.detail or f"No such {_noun(name)}.")
+        for name, value in ctx.request.args.items(multi=True):
+            refuse_nul(name, name)
+            refuse_nul(value, name)
         if route.body is not None:
             ctx.body = json_body(ctx.request, route.body, limit=route.max_body or ctx.settings.max_body_bytes)
         elif ctx.request.method in UNSAFE_METHODS and route.max_body is None:
             read_limited(ctx.request, ctx.settings.max_body_bytes)
-        return to_response(route.handler(ctx, **args))
+        return to_response(route.handler(ctx, **args), status=route.answers[0].status)
 
     def _authenticate(self, ctx: RequestContext, route: Route) -> None:
         request = ctx.request

@@ -44,6 +44,7 @@ def json_body(request: flask.Request, schema: dict, *, limit: int) -> Any:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadRequest(f"The body is not valid JSON: {e}.", code="malformed_json") from None
+    refuse_nul(data)
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         problems = []
@@ -60,6 +61,25 @@ def json_body(request: flask.Request, schema: dict, *, limit: int) -> Any:
         detail = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         raise ValidationFailed(detail, errors=problems)
     return data
+
+
+NUL_MESSAGE = "must not contain the NUL character (U+0000)"
+
+
+def refuse_nul(value: Any, field: str = "body") -> None:
+    """Text never holds U+0000 (PostgreSQL stores none, and no name, email or filter needs one): refused (422),
+    naming the field, before anything reaches the database."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationFailed.field(field, NUL_MESSAGE)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = key if field == "body" else f"{field}.{key}"
+            refuse_nul(key, name)
+            refuse_nul(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_nul(item, f"{field}.{index}")
 
 
 def _schema_message(err: Any) -> str:
@@ -79,9 +99,12 @@ def _schema_message(err: Any) -> str:
     return err.message
 
 
+MAX_OFFSET = 2**31 - 1  # far beyond any list, and within PostgreSQL's OFFSET and Orthanc's `offset`
+
+
 def paging(args: Any, *, default_limit: int, max_limit: int) -> tuple[int, int]:
-    """`limit` and `offset` from a query string: whole numbers, 1 ≤ limit ≤ max_limit, offset ≥ 0."""
-    bounds = {"limit": (default_limit, 1, max_limit), "offset": (0, 0, None)}
+    """`limit` and `offset` from a query string: whole numbers, 1 ≤ limit ≤ max_limit, 0 ≤ offset ≤ MAX_OFFSET."""
+    bounds = {"limit": (default_limit, 1, max_limit), "offset": (0, 0, MAX_OFFSET)}
     values: dict[str, int] = {}
     for name, (default, low, high) in bounds.items():
         try:
@@ -89,9 +112,15 @@ def paging(args: Any, *, default_limit: int, max_limit: int) -> tuple[int, int]:
         except (TypeError, ValueError):
             raise ValidationFailed.field(name, "must be a whole number") from None
         if value < low or (high is not None and value > high):
-            raise ValidationFailed.field(name, f"must be from {low} to {high}" if high else f"must be at least {low}")
+            raise ValidationFailed.field(name, f"must be from {low} to {high}")
         values[name] = value
     return values["limit"], values["offset"]
+
+
+def paging_query(*, max_limit: int) -> dict[str, dict]:
+    """The query parameters `paging` reads, as an OpenAPI document declares them."""
+    return {"limit": {"type": "integer", "minimum": 1, "maximum": max_limit},
+            "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}}
 
 
 def one_of(args: Any, name: str, allowed: tuple[str, ...], *, default: str) -> str:

@@ -1,7 +1,9 @@
-"""What a route declares: its access requirement, its path parameters' kinds, its body.
+"""What a route declares: its access requirement, its path parameters' kinds, its body, its query
+parameters and what it answers.
 
 A route says once who may call it (`Access`) and what its path parameters are (`<uid:study>`,
-`<uuid:group_id>`); the pipeline enforces both before the handler runs, so views do neither.
+`<uuid:group_id>`); the pipeline enforces both before the handler runs, so views do neither. Its
+`Answer`s and query parameters make its OpenAPI document, which the fuzz test holds the route to.
 """
 
 from __future__ import annotations
@@ -46,6 +48,24 @@ Access.PUBLIC = Access("public", public=True)
 Access.SIGNED_IN = Access("signed_in")
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A successful answer a route gives, for its OpenAPI document: the status (the view's default status
+    too), the media types, the JSON Schema of the body when there is one, and the headers it always has."""
+
+    status: int = 200
+    media_types: tuple[str, ...] = ("application/json",)
+    schema: dict | None = None
+    headers: tuple[str, ...] = ()
+
+
+OK = Answer()
+CREATED = Answer(201)
+ACCEPTED = Answer(202)
+NO_CONTENT = Answer(204, ())
+REDIRECT = Answer(302, (), headers=("Location",))
+
+
 @dataclass
 class Route:
     rule: str
@@ -55,6 +75,9 @@ class Route:
     summary: str
     body: dict | None
     max_body: int | None
+    answers: tuple[Answer, ...] = (OK,)
+    query: dict[str, dict] | None = None  # the query parameters it reads, by name: their JSON Schemas
+    accepts: tuple[str, ...] = ()  # the media types of a body that is not JSON (uploads)
 
 
 class Malformed(str):

@@ -9,15 +9,48 @@ import uuid
 from collections.abc import Iterator
 from typing import TypeVar
 
+import psycopg2
 from sqlalchemy import DateTime, create_engine, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from functions.common.platform.config import get_settings
-from functions.common.platform.errors import NotFound
+from functions.common.platform.errors import NotFound, ServiceUnavailable
 
 T = TypeVar("T")
+RETRY_AFTER = 5  # seconds a client is asked to wait when the database is down or restarting
+# SQLSTATEs of a server that is unreachable rather than refusing: connection exceptions (class 08), shut down by
+# an administrator, crashed, starting up or in recovery.
+_UNREACHABLE = ("08", "57P01", "57P02", "57P03")
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """PostgreSQL could not be reached or dropped the connection mid-request: nothing uncommitted was kept."""
+
+    def __init__(self) -> None:
+        super().__init__("The database is unreachable or restarting; try again shortly.",
+                         headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` (or an error it was raised from) says the database was unreachable or dropped the
+    connection, so the same request may succeed later; a statement the database refused is not that."""
+    seen: BaseException | None = error
+    for _ in range(16):  # a chain is short; never follow a cycle forever
+        if seen is None:
+            return False
+        if isinstance(seen, DatabaseUnavailable):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, psycopg2.InterfaceError):  # the connection is closed
+            return True
+        if isinstance(seen, psycopg2.OperationalError) and (seen.pgcode is None or seen.pgcode.startswith(_UNREACHABLE)):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Base(DeclarativeBase):
@@ -71,6 +104,15 @@ def session_scope() -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def discard(session: Session) -> None:
+    """Roll back; on a connection the database dropped, that fails too, and there is nothing left to undo."""
+    try:
+        session.rollback()
+    except Exception as e:
+        if not unavailable(e):
+            raise
 
 
 def get_or_404(session: Session, model: type[T], row_id: uuid.UUID, *, what: str) -> T:

@@ -27,9 +27,24 @@ from functions.common.security.keys import (  # noqa: F401  (re-exported: the on
     write_secret_file,
 )
 
+PLATFORM_KEYS = "platform"  # the platform's key-encryption keys and its wrapped index key, under KEY_DIR
+INDEX_KEY_FILE = "index.key.sealed"
+_INDEX_KEY_AAD = b"medcloudcare/index-key"
+
+
+class KeyLayoutError(RuntimeError):
+    """The key directory has a layout this version does not read (a development build's, from before issue 10)."""
+
 
 def provider_for(key_dir: Path) -> KeyProvider:
-    return LocalKeyProvider(key_dir)
+    """The platform's key provider: KEKs under KEY_DIR/platform/kek (Orthanc has its own, elsewhere)."""
+    for legacy in ("kek", "index.key"):
+        if (key_dir / legacy).exists():
+            raise KeyLayoutError(
+                f"{key_dir / legacy} is from an earlier development build, which kept one key-encryption key for "
+                "the platform and Orthanc and an unwrapped index key; this version keeps separate keys per process. "
+                "Start from a fresh state directory (./local-dev/down, then remove the state directory).")
+    return LocalKeyProvider(key_dir / PLATFORM_KEYS)
 
 
 @functools.cache
@@ -44,10 +59,17 @@ def envelope() -> Envelope:
 
 @functools.cache
 def _index_key(key_dir: Path) -> bytes:
-    path = key_dir / "index.key"
+    """The root of every keyed hash, stored sealed by the platform KEK (a copy of the file alone reveals nothing)."""
+    path = key_dir / PLATFORM_KEYS / INDEX_KEY_FILE
+    env = _envelope_for(key_dir)
     if not path.exists():
-        write_secret_file(path, secrets.token_bytes(32))
-    return path.read_bytes()
+        write_secret_file(path, env.seal(secrets.token_bytes(32), aad=_INDEX_KEY_AAD))
+    return env.open(path.read_bytes(), aad=_INDEX_KEY_AAD)
+
+
+def provision(key_dir: Path) -> None:
+    """Create the platform's KEK and index key now (the launcher does, before handing the files to the functions)."""
+    _index_key(key_dir)
 
 
 @functools.cache
@@ -63,9 +85,9 @@ def purpose_key(label: str) -> bytes:
 
 
 def keyed_hash(value: str, *, purpose: str) -> str:
-    """A keyed HMAC-SHA256 of a value (blind index, throttling keys): equal inputs match, nothing leaks."""
-    key = _index_key(get_settings().keys_path)
-    return hmac.new(key, f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+    """A keyed HMAC-SHA256 of a value (blind index, throttling keys) under the purpose's own key: equal inputs
+    match within one purpose, nothing leaks, and hashes of one purpose say nothing about another's."""
+    return hmac.new(purpose_key(f"index/{purpose}"), value.encode(), hashlib.sha256).hexdigest()
 
 
 def normalise(text: str) -> str:

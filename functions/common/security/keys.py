@@ -114,13 +114,15 @@ class Envelope:
     def __init__(self, provider: KeyProvider) -> None:
         self.provider = provider
 
-    def new_data_key(self) -> tuple[bytes, WrappedKey]:
+    def new_data_key(self, *, aad: bytes = b"") -> tuple[bytes, WrappedKey]:
+        """A fresh data key and its wrapped form, bound to `aad` (e.g. the study it belongs to)."""
         key = AESGCM.generate_key(bit_length=256)
-        kek_id, wrapped = self.provider.wrap(key)
+        kek_id, wrapped = self.provider.wrap(key, aad=aad)
         return key, WrappedKey(kek_id, wrapped)
 
-    def unwrap(self, wk: WrappedKey) -> bytes:
-        return self.provider.unwrap(wk.kek_id, wk.wrapped)
+    def unwrap(self, wk: WrappedKey, *, aad: bytes = b"") -> bytes:
+        """The data key `new_data_key` wrapped with the same `aad`; a wrapped key moved elsewhere does not open."""
+        return self.provider.unwrap(wk.kek_id, wk.wrapped, aad=aad)
 
     def seal(self, plaintext: bytes, *, aad: bytes = b"") -> bytes:
         """Encrypt under a fresh data key: MAGIC | kek id | wrapped key | nonce | ciphertext+tag."""

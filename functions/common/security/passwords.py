@@ -65,11 +65,19 @@ def check_strength(password: str, *, field: str = "password", user_inputs: list[
 def require_password(db: Session, user: User, password: str, *, client_ip: str) -> None:
     """Re-authentication for sensitive actions (password, email, 2FA changes; deleting a study; linking a social
     identity), throttled with sign-in: one budget of wrong passwords per account and per client address (429 with
-    Retry-After when spent). A wrong password is audited and counted, the records kept although the request fails."""
+    Retry-After when spent). A wrong password is audited and counted, the records kept although the request fails;
+    a right one forgives the account as `forgive_failures` says."""
     throttle.check(db, email=user.email, ip=client_ip)
     if not verify_password(user.password_hash, password):
         throttle.record_failure(db, email=user.email, ip=client_ip)
         audit.record(db, "reauth", outcome="failure", actor_id=user.id, actor_email=user.email, client_ip=client_ip)
         db.commit()
         raise NotAuthenticated("The password is not right.", code="invalid_credentials")
-    throttle.clear_account(db, email=user.email)
+    forgive_failures(db, user)
+
+
+def forgive_failures(db: Session, user: User) -> None:
+    """A right password forgives the account's failures only when it is the account's last factor: with TOTP on,
+    only a right code does (`throttle.attempt`), or a known password would reset the count of code guesses."""
+    if not user.totp_enabled:
+        throttle.clear_account(db, email=user.email)

@@ -1,13 +1,16 @@
-"""Password-guessing throttling kept in PostgreSQL, so every instance sees the same counts.
+"""Guessing throttling kept in PostgreSQL, so every instance sees the same counts.
 
-Sign-in (password and second factor) and re-authentication (`passwords.require_password`) share one
-budget per account and per client address: a stolen session gets no extra guesses at the password.
-`refuse_at_limit` is the one counting rule, also for sharing's look-ups of addresses without an account."""
+Sign-in (password and second factor), re-authentication (`passwords.require_password`) and every other check of a
+TOTP or recovery code (`attempt`) share one budget per account and per client address: a stolen session gets no
+extra guesses at the password or the code. `refuse_at_limit` is the one counting rule, also for sharing's look-ups
+of addresses without an account."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+from collections.abc import Iterator
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -15,7 +18,7 @@ from sqlalchemy.orm import Session
 from functions.common.accounts.tables import LoginAttempt
 from functions.common.platform.config import get_settings
 from functions.common.platform.db import utcnow
-from functions.common.platform.errors import TooManyRequests
+from functions.common.platform.errors import NotAuthenticated, TooManyRequests
 from functions.common.security.crypto import keyed_hash
 
 
@@ -52,6 +55,23 @@ def record_failure(db: Session, *, email: str, ip: str) -> None:
 
 
 def clear_account(db: Session, *, email: str) -> None:
-    """A successful sign-in or re-authentication forgives the account's failures (not the address's)."""
+    """A successful sign-in or re-authentication forgives the account's failures (not the address's); with TOTP on,
+    only its second factor does (`passwords.forgive_failures`)."""
     key = keyed_hash(email.lower(), purpose="login-account")
     db.execute(delete(LoginAttempt).where(LoginAttempt.kind == "account", LoginAttempt.key == key))
+
+
+@contextlib.contextmanager
+def attempt(db: Session, *, email: str, ip: str) -> Iterator[None]:
+    """One guess at a second factor within the sign-in budget: refused (429) while the account or address is locked;
+    a NotAuthenticated inside is a failure, counted and committed (the request's other changes rolled back) although
+    the request fails; a success forgives the account."""
+    check(db, email=email, ip=ip)
+    try:
+        yield
+    except NotAuthenticated:
+        db.rollback()
+        record_failure(db, email=email, ip=ip)
+        db.commit()
+        raise
+    clear_account(db, email=email)
