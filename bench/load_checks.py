@@ -7,8 +7,6 @@ archive agreeing with each other and with what clients were told.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +16,6 @@ import requests
 from harness import Gateway, http_session, peak_rss_mb
 from load_clients import STOW, Answer, Recorder
 from mcc_local.launcher import Platform
-from mcc_local.postgres_host import run_tool
 
 GRACE = 5.0  # seconds after a restart during which answers to requests caught by the outage may still arrive
 
@@ -53,8 +50,7 @@ def kill_orthanc(platform: Platform, recorder: Recorder, *, down_at_least: float
     upload has met the outage, then start it again."""
     _mid_stow(recorder)
     outage = Outage("Orthanc killed (SIGKILL), restarted", time.monotonic())
-    os.killpg(platform.procs.running()["orthanc"], signal.SIGKILL)  # Orthanc leads its own process group
-    wait_for(lambda: not platform.orthanc.is_running(), 30, "Orthanc gone after SIGKILL")
+    platform.orthanc.kill()
     _stay_down(outage, recorder, down_at_least)
     platform.orthanc.start()
     outage.back = time.monotonic()
@@ -67,7 +63,7 @@ def stop_postgres_immediately(platform: Platform, recorder: Recorder, *, down_at
     pg = platform.pg
     _mid_stow(recorder)
     outage = Outage("PostgreSQL stopped (immediate), restarted", time.monotonic())
-    run_tool(pg.bindir, pg.os_user, "pg_ctl", "stop", "--mode=immediate", "--wait", "--pgdata", str(pg.data_dir))
+    pg.stop(mode="immediate")
     _stay_down(outage, recorder, down_at_least)
     pg.start()
     outage.back = time.monotonic()

@@ -167,6 +167,10 @@ class OrthancServer:
         """Stop Orthanc (SIGTERM, then SIGKILL after `timeout`); idempotent."""
         self.processes.stop(PROCESS_NAME, timeout)
 
+    def kill(self) -> None:
+        """End Orthanc with SIGKILL, as a crash would (outage tests); idempotent."""
+        self.processes.kill(PROCESS_NAME)
+
     def build_config(self) -> dict[str, Any]:
         """The Orthanc configuration this server runs with."""
         plugins = [str(find_plugin("orthanc-dicomweb", "OrthancDicomWeb"))]

@@ -12,6 +12,7 @@ import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote
 
 import psycopg2
@@ -148,18 +149,19 @@ class PostgresCluster:
                 f"{exc}\n--- {self.log_file} (tail) ---\n{self._log_tail()}"
             ) from exc
 
-    def stop(self) -> None:
-        """Stop the server with a fast shutdown; idempotent."""
+    def stop(self, *, mode: Literal["fast", "immediate"] = "fast") -> None:
+        """Stop the server; idempotent. `fast`: a clean shutdown; `immediate`: every process killed without a
+        checkpoint, a crash to recover from at the next start (outage tests)."""
         if not self.is_running():
             return
-        logger.info("stopping PostgreSQL (%s)", self.data_dir)
+        logger.info("stopping PostgreSQL (%s, %s)", self.data_dir, mode)
         self._run(
             "pg_ctl",
             "stop",
             "--wait",
             "--timeout=60",
             "--silent",
-            "--mode=fast",
+            f"--mode={mode}",
             "--pgdata",
             str(self.data_dir),
         )

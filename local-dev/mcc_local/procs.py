@@ -310,6 +310,16 @@ class ProcessGroup:
             child.poll()
         self._pid_path(name).unlink(missing_ok=True)
 
+    def kill(self, name: str) -> None:
+        """SIGKILL `name` and its process group at once, as a crash or the OOM killer would; idempotent."""
+        record = self.record(name)
+        child = self._children.pop(name, None)
+        if record is not None and _is_alive(record.pid, record.start_ticks):
+            self._signal(record.pid, signal.SIGKILL)
+            if not self._wait_gone(record, child, 10.0):
+                raise RuntimeError(f"{name} (pid {record.pid}) survived SIGKILL")
+        self._pid_path(name).unlink(missing_ok=True)
+
     def stop_all(self, timeout: float = 10.0) -> None:
         """Stop every recorded process, the last started first."""
         for record in reversed(self.records()):
