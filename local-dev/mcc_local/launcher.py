@@ -118,14 +118,12 @@ class Platform:
         log.info("starting Orthanc on 127.0.0.1:%d", self.ports.orthanc)
         self.orthanc.start()
         if self.use_sink:  # local mail, its links on this terminal
-            self.procs.start("smtp-sink", [sys.executable, "-m", "mcc_local.smtp_sink", str(self.ports.smtp)],
-                             env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'local-dev'}"}, cwd=ROOT,
-                             run_as=users.APP, inherit_output=True)
+            self._start_module("smtp-sink", "mcc_local.smtp_sink", str(self.ports.smtp), inherit_output=True)
             wait_for_port(self.ports.smtp, 30, alive=lambda: self.procs.is_running("smtp-sink"))
-        cert = self._start_functions({**os.environ, **env})
+        cert = self._start_functions(dict(os.environ))
         logins = self.demo_accounts()
         self.demo_study(dict((role, email) for role, email, _ in logins)["health_professional"])
-        self._start_helpers({**os.environ, **env})
+        self._start_helpers()
         self._announce(cert, logins)
 
     def _prepare_state(self) -> None:
@@ -178,18 +176,19 @@ class Platform:
                       alive=lambda: self.procs.is_running("origin"))
         return cert
 
-    def _start_helpers(self, env: dict[str, str]) -> None:
+    def _start_helpers(self) -> None:
         """The HTTP → HTTPS redirect, and the anchoring of the audit log's head outside the database every
         MCC_AUDIT_ANCHOR_INTERVAL seconds; both as the origin's user."""
-        python = [sys.executable, "-m"]
-        env = {**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'local-dev'}"}
-        self.procs.start("audit-anchors", [*python, "mcc_local.anchoring",
-                                           os.environ.get("MCC_AUDIT_ANCHOR_INTERVAL", "300")],
-                         env=env, cwd=ROOT, run_as=users.APP)
-        self.procs.start("http-redirect", [*python, "mcc_local.redirect", str(self.ports.http), self.public_url],
-                         env=env, cwd=ROOT, run_as=users.APP)
+        self._start_module("audit-anchors", "mcc_local.anchoring", os.environ.get("MCC_AUDIT_ANCHOR_INTERVAL", "300"))
+        self._start_module("http-redirect", "mcc_local.redirect", str(self.ports.http), self.public_url)
         wait_for_http(f"http://127.0.0.1:{self.ports.http}/", timeout=30, ready=lambda status: True,
                       alive=lambda: self.procs.is_running("http-redirect"))
+
+    def _start_module(self, name: str, module: str, *args: str, inherit_output: bool = False) -> None:
+        """`python -m module args` as the origin's user, with the launcher's settings (the functions' MCC_*)."""
+        self.procs.start(name, [sys.executable, "-m", module, *args], cwd=ROOT, run_as=users.APP,
+                         env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'local-dev'}"},
+                         inherit_output=inherit_output)
 
     def _tls(self) -> tuple[Path, Path]:
         """The origin's certificate and key: the operator's (readable by the origin's user), or a generated one."""

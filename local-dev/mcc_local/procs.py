@@ -300,25 +300,19 @@ class ProcessGroup:
         """Names and pids of recorded processes that are alive."""
         return {r.name: r.pid for r in self.records() if _is_alive(r.pid, r.start_ticks)}
 
-    def stop(self, name: str, timeout: float = 10.0) -> None:
-        """Stop `name`: SIGTERM to its process group, SIGKILL after `timeout`; idempotent."""
+    def stop(self, name: str, timeout: float = 10.0, *, first: signal.Signals = signal.SIGTERM) -> None:
+        """Stop `name`: `first` (SIGTERM) to its process group, SIGKILL after `timeout`; idempotent."""
         record = self.record(name)
         child = self._children.pop(name, None)
         if record is not None and _is_alive(record.pid, record.start_ticks):
-            self._terminate(record, child, timeout)
+            self._terminate(record, child, timeout, first)
         elif child is not None:
             child.poll()
         self._pid_path(name).unlink(missing_ok=True)
 
     def kill(self, name: str) -> None:
         """SIGKILL `name` and its process group at once, as a crash or the OOM killer would; idempotent."""
-        record = self.record(name)
-        child = self._children.pop(name, None)
-        if record is not None and _is_alive(record.pid, record.start_ticks):
-            self._signal(record.pid, signal.SIGKILL)
-            if not self._wait_gone(record, child, 10.0):
-                raise RuntimeError(f"{name} (pid {record.pid}) survived SIGKILL")
-        self._pid_path(name).unlink(missing_ok=True)
+        self.stop(name, first=signal.SIGKILL)
 
     def stop_all(self, timeout: float = 10.0) -> None:
         """Stop every recorded process, the last started first."""
@@ -328,10 +322,11 @@ class ProcessGroup:
             self.stop(name, timeout)
 
     def _terminate(
-        self, record: ProcessRecord, child: subprocess.Popen[bytes] | None, timeout: float
+        self, record: ProcessRecord, child: subprocess.Popen[bytes] | None, timeout: float,
+        first: signal.Signals = signal.SIGTERM,
     ) -> None:
-        logger.info("stopping %s (pid %d)", record.name, record.pid)
-        self._signal(record.pid, signal.SIGTERM)
+        logger.info("stopping %s (pid %d) with %s", record.name, record.pid, first.name)
+        self._signal(record.pid, first)
         if self._wait_gone(record, child, timeout):
             return
         logger.warning("%s did not stop within %.0f s; sending SIGKILL", record.name, timeout)

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import uuid
-import zipfile
 
 import pytest
 from mcc_local.dicomgen import Patient, ct_series, to_bytes
 
+from tests.support.archives import make_zip
 from tests.support.problem import assert_problem
-
-
-def make_zip(entries: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=compression) as z:
-        for name, data in entries.items():
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 def post_zip(client, data: bytes, content_type: str = "application/zip"):

@@ -11,16 +11,9 @@ from pathlib import Path
 import pytest
 
 from model_builder.archive import ArchiveError, Limits, check_archive, extract
+from tests.support.archives import make_zip
 
 APP = b"from model_builder import Application\n"
-
-
-def a_zip(files: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=compression) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def a_tar(members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None, mode: str = "w:gz") -> bytes:
@@ -54,7 +47,7 @@ def problems(data: bytes, limits: Limits = DEFAULT) -> dict[str, str]:
 @pytest.mark.parametrize("kind", ["zip", "tar.gz"])
 def test_a_well_formed_bundle_is_listed_and_unpacked_privately(kind: str, tmp_path: Path):
     files = {"manifest.json": b"{}", "app/app.py": APP, "./models/model.pt": b"\x00" * 1000}
-    data = a_zip(files) if kind == "zip" else a_tar([a_member(n) for n in files], files)
+    data = make_zip(files) if kind == "zip" else a_tar([a_member(n) for n in files], files)
     members = check_archive(data)
     assert {m.path: m.size for m in members} == {"manifest.json": 2, "app/app.py": len(APP), "models/model.pt": 1000}
     extract(data, tmp_path / "bundle")
@@ -64,7 +57,7 @@ def test_a_well_formed_bundle_is_listed_and_unpacked_privately(kind: str, tmp_pa
 
 
 def test_every_path_leaving_the_bundle_is_named_at_once():
-    found = problems(a_zip({"../evil.py": b"", "/etc/cron.d/x": b"", "a/../../x": b"", "C:/x": b"",
+    found = problems(make_zip({"../evil.py": b"", "/etc/cron.d/x": b"", "a/../../x": b"", "C:/x": b"",
                             "a\\b.py": b"", "ok.py": APP}))
     assert set(found) == {"../evil.py", "/etc/cron.d/x", "a/../../x", "C:/x", "a\\b.py"}
     assert "leaving the bundle" in found["../evil.py"] and "backslash" in found["a\\b.py"]
@@ -92,14 +85,14 @@ def test_a_symbolic_link_in_a_zip_is_refused():
 
 
 def test_a_decompression_bomb_is_refused_by_its_ratio():
-    found = problems(a_zip({"app.py": APP, "zeros.pt": bytes(4 * 1024 * 1024)}))
+    found = problems(make_zip({"app.py": APP, "zeros.pt": bytes(4 * 1024 * 1024)}))
     assert "expands" in found["zeros.pt"] and "expands" in found[""]
 
 
 def test_sizes_and_counts_are_bounded():
     limits = Limits(max_total_bytes=3000, max_member_bytes=2000, max_members=3, max_ratio=1e9)
     with pytest.raises(ArchiveError) as caught:
-        check_archive(a_zip({"a.pt": bytes(2500), "b.pt": bytes(1000), "c.py": APP, "d.py": APP},
+        check_archive(make_zip({"a.pt": bytes(2500), "b.pt": bytes(1000), "c.py": APP, "d.py": APP},
                             compression=zipfile.ZIP_STORED), limits)
     found = caught.value.problems
     assert ("a.pt", "2500 bytes; at most 2000 per file") in found
@@ -109,12 +102,12 @@ def test_sizes_and_counts_are_bounded():
 
 def test_a_name_twice_and_an_empty_or_foreign_file_are_refused():
     assert "twice" in problems(a_tar([a_member("app.py"), a_member("APP.py")], {"app.py": APP, "APP.py": APP}))["APP.py"]
-    assert "no files" in problems(a_zip({}))[""]
+    assert "no files" in problems(make_zip({}))[""]
     assert "neither a zip nor" in problems(b"#!/bin/sh\nrm -rf /\n")[""]
 
 
 def test_a_member_that_fails_while_unpacking_leaves_nothing_behind(tmp_path: Path):
-    data = bytearray(a_zip({"a.py": APP, "b.pt": b"W" * 5000}, compression=zipfile.ZIP_STORED))
+    data = bytearray(make_zip({"a.py": APP, "b.pt": b"W" * 5000}, compression=zipfile.ZIP_STORED))
     data[data.rindex(b"W" * 100)] ^= 0xFF  # b.pt's bytes no longer match its CRC
     destination = tmp_path / "bundle"
     with pytest.raises(ArchiveError, match="could not be unpacked"):
@@ -125,4 +118,4 @@ def test_a_member_that_fails_while_unpacking_leaves_nothing_behind(tmp_path: Pat
 def test_unpacking_needs_an_empty_folder(tmp_path: Path):
     (tmp_path / "old.py").write_bytes(b"")
     with pytest.raises(ArchiveError, match="not empty"):
-        extract(a_zip({"app.py": APP}), tmp_path)
+        extract(make_zip({"app.py": APP}), tmp_path)
