@@ -127,6 +127,18 @@ def origin(platform_env: dict[str, str], state_dir: Path) -> Iterator[str]:
         yield platform_env["MCC_PUBLIC_URL"]
 
 
+@pytest.fixture(scope="session")
+def model_host(platform_env: dict[str, str], state_dir: Path) -> Iterator[Path]:
+    """The local model host (sandboxed model services) on the socket the `models` function calls."""
+    from mcc_local.model_host import ModelHost
+
+    from functions.common.platform.config import get_settings
+
+    settings = get_settings()
+    with ModelHost(settings.model_host_path, state_dir / "model-host", settings.bundles_path):
+        yield settings.model_host_path
+
+
 @pytest.fixture
 def mailbox(smtp: SmtpSink) -> Mailbox:
     return Mailbox(smtp)

@@ -9,11 +9,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from functions.common.access.tables import GROUP_NAME_MAX, Group, GroupMember
+from functions.common.accounts.people import person
 from functions.common.accounts.tables import User
 from functions.common.platform.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
-from functions.sharing.people import active_user_by_email, person
+from functions.sharing.people import active_user_by_email
 
 _ORDER = {"owner": 0, "manager": 1, "member": 2}
 

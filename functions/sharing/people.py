@@ -18,10 +18,6 @@ from functions.common.security.crypto import keyed_hash
 ROLE_NAMES = {"health_professional": "health professionals", "researcher": "researchers"}
 
 
-def person(user: User) -> dict:
-    return {"id": str(user.id), "email": user.email, "name": user.name, "role": user.role}
-
-
 LOOKUP_WINDOW = dt.timedelta(hours=1)
 
 

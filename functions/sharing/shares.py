@@ -29,15 +29,17 @@ from functions.common.access.policy import (
     visible_models,
 )
 from functions.common.access.tables import MODEL_LEVELS, STUDY_LEVELS, Group, GroupMember, ModelShare, StudyShare
+from functions.common.accounts.people import person
 from functions.common.accounts.tables import User
 from functions.common.ai_models.tables import AiModel, ModelVersion
+from functions.common.ai_models.versions import version_of
 from functions.common.platform import mail
 from functions.common.platform.config import get_settings
 from functions.common.platform.errors import Conflict, NotFound, ValidationFailed
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
 from functions.sharing.groups import member_count
-from functions.sharing.people import ROLE_NAMES, active_user_by_email, person
+from functions.sharing.people import ROLE_NAMES, active_user_by_email
 
 
 @dataclass(frozen=True)
@@ -209,9 +211,7 @@ def _published_version(db: Session, model: AiModel) -> int | None:
 def publish(db: Session, principal: Principal, model_id: uuid.UUID, *, version: int, client_ip: str | None) -> dict:
     """Make one version runnable by every approved health professional (at most one per model)."""
     model = model_for(db, principal, model_id, ModelAction.PUBLISH)
-    row = db.scalar(select(ModelVersion).where(ModelVersion.model_id == model.id, ModelVersion.version == version))
-    if row is None:
-        raise ValidationFailed.field("version", "this model has no such version", code="unknown_version")
+    row = version_of(db, model.id, version, ready_to="be published")
     db.execute(update(ModelVersion).where(ModelVersion.model_id == model.id).values(published=False))
     db.flush()
     row.published = True

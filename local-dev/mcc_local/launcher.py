@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mcc_local import users
+from mcc_local import demo_models, model_host, users
 from mcc_local.archive import encrypted_orthanc
 from mcc_local.origin import ROOT
 from mcc_local.postgres import PostgresCluster
@@ -120,9 +120,11 @@ class Platform:
         if self.use_sink:  # local mail, its links on this terminal
             self._start_module("smtp-sink", "mcc_local.smtp_sink", str(self.ports.smtp), inherit_output=True)
             wait_for_port(self.ports.smtp, 30, alive=lambda: self.procs.is_running("smtp-sink"))
+        self._start_model_host()
         cert = self._start_functions(dict(os.environ))
         logins = self.demo_accounts()
         self.demo_study(dict((role, email) for role, email, _ in logins)["health_professional"])
+        self.demo_models(dict((role, email) for role, email, _ in logins)["researcher"])
         self._start_helpers()
         self._announce(cert, logins)
 
@@ -152,6 +154,19 @@ class Platform:
                             file_mode=0o640)
             users.hand_over(self.keys / "signing", users.AUTH)
             users.hand_over(objects, users.APP, group=users.SHARED_GROUP, dir_mode=0o2770, file_mode=0o660)
+
+    def _start_model_host(self) -> None:
+        """The model host (root: it makes cgroups and starts each model as `mcc-model` in its sandbox), with no
+        platform setting or key in its environment; the functions reach it through a socket of group `mcc`."""
+        from functions.common.platform.config import get_settings
+
+        settings = get_settings()
+        model_host.prepare(settings.model_host_path, settings.bundles_path)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}
+        self.procs.start("model-host", model_host.command(settings.model_host_path, self.state / "model-host",
+                                                          settings.bundles_path), env=env, cwd=ROOT)
+        model_host.wait_serving(settings.model_host_path, 60, alive=lambda: self.procs.is_running("model-host"),
+                                log=self.procs.log_dir / "model-host.log")
 
     def _start_functions(self, env: dict[str, str]) -> Path:
         """`auth` on its own loopback port as its own user, then the HTTPS origin (every other function, the portal,
@@ -243,6 +258,16 @@ class Platform:
             if failed:
                 raise RuntimeError(f"the demo study could not be stored: {failed[0]}")
         log.info("demo study loaded for %s", owner_email)
+
+    def demo_models(self, researcher_email: str) -> None:
+        """The two sample models, published for the demo researcher and to health professionals, once."""
+        from functions.common.platform.config import get_settings
+
+        demo_models.load(researcher_email)
+        settings = get_settings()
+        users.hand_over(settings.bundles_path, users.APP, group=users.SHARED_GROUP, dir_mode=0o2755, file_mode=0o644)
+        users.hand_over(settings.objects_path, users.APP, group=users.SHARED_GROUP, dir_mode=0o2770,
+                        file_mode=0o660)
 
     def _announce(self, cert: Path, logins: list[tuple[str, str, str]]) -> None:
         lines = [

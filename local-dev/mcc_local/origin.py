@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # function name → its public path prefixes; the source is functions/<name>/main.py, the target <name>.
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     "auth": ("/api/auth",), "dicomweb": ("/dicom-web",), "studies": ("/api/studies",),
-    "sharing": ("/api/sharing", "/api/groups", "/api/shares", "/api/access"),
+    "sharing": ("/api/sharing", "/api/groups", "/api/shares", "/api/access"), "models": ("/api/models",),
 }
 
 SECURITY_HEADERS = [

@@ -52,7 +52,9 @@ POSTGRES = RunAs("postgres")
 ORTHANC = RunAs("mcc-orthanc")
 AUTH = RunAs("mcc-auth", (SHARED_GROUP,), umask=0o007)  # the object storage is the group's
 APP = RunAs("mcc-app", (SHARED_GROUP,), umask=0o007)
-SERVICE_USERS = (ORTHANC, AUTH, APP)
+# Model code runs as this user inside its sandbox: no group, no key, nothing of the platform readable.
+MODEL = RunAs("mcc-model")
+SERVICE_USERS = (ORTHANC, AUTH, APP, MODEL)
 
 
 def privileged() -> bool:

@@ -29,7 +29,8 @@ from tests.support import fuzz
 from tests.support.dicomweb import stow
 
 FUNCTIONS = {"auth": "/api/auth/openapi.json", "dicomweb": "/dicom-web/openapi.json",
-             "studies": "/api/studies/openapi.json", "sharing": "/api/sharing/openapi.json"}
+             "studies": "/api/studies/openapi.json", "sharing": "/api/sharing/openapi.json",
+             "models": "/api/models/openapi.json"}
 SIGNED_IN = ("admin", "researcher", "health_professional")
 CALLERS = ("anonymous", "forged", *SIGNED_IN)
 SIGN_OUT = {"/api/auth/logout", "/api/auth/logout-all"}  # the fuzzer's session ends: the caller opens another

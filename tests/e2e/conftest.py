@@ -33,7 +33,7 @@ class LivePlatform:
     state: Path
 
 
-def _wait_for_banner(process: subprocess.Popen, output: Path, timeout: float = 120) -> str:
+def _wait_for_banner(process: subprocess.Popen, output: Path, timeout: float = 300) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         text = output.read_text(errors="replace")

@@ -1,4 +1,6 @@
+import { lazy, Suspense } from 'react';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router-dom';
+import { Loading } from './components/Loading';
 import { AppLayout } from './components/layout/AppLayout';
 import { PublicLayout } from './components/layout/PublicLayout';
 import { AuditPage } from './pages/admin/AuditPage';
@@ -9,7 +11,9 @@ import { VerifyEmailPage } from './pages/email/VerifyEmailPage';
 import { GroupPage } from './pages/groups/GroupPage';
 import { GroupsPage } from './pages/groups/GroupsPage';
 import { HomePage } from './pages/home/HomePage';
-import { SharedModelsPage } from './pages/models/SharedModelsPage';
+import { ModelPage } from './pages/models/ModelPage';
+import { ModelsPage } from './pages/models/ModelsPage';
+import { NewModelPage } from './pages/models/NewModelPage';
 import { NotFoundPage } from './pages/NotFoundPage';
 import { OAuthCompletePage } from './pages/oauth/OAuthCompletePage';
 import { ForgotPasswordPage } from './pages/password/ForgotPasswordPage';
@@ -22,6 +26,9 @@ import { StudiesPage } from './pages/studies/StudiesPage';
 import { RequireAuth } from './session/RequireAuth';
 import { RequireRole } from './session/RequireRole';
 import { SessionProvider } from './session/SessionProvider';
+
+// The code editor (CodeMirror) is loaded only by the page that uses it.
+const ModelEditorPage = lazy(() => import('./pages/models/ModelEditorPage').then((m) => ({ default: m.ModelEditorPage })));
 
 export function App() {
   return (
@@ -44,7 +51,12 @@ export function App() {
             <Route path="/studies" element={<StudiesPage />} />
             <Route path="/groups" element={<GroupsPage />} />
             <Route path="/groups/:groupId" element={<GroupPage />} />
-            <Route path="/models/shared" element={<SharedModelsPage />} />
+            <Route path="/models" element={<ModelsPage />} />
+            <Route path="/models/new" element={<NewModelPage />} />
+            <Route path="/models/shared" element={<Navigate to="/models?scope=shared" replace />} />
+            <Route path="/models/:modelId" element={<ModelPage />} />
+            <Route path="/models/:modelId/edit" element={
+              <Suspense fallback={<Loading label="Opening the editor…" />}><ModelEditorPage /></Suspense>} />
             <Route path="/admin" element={<RequireRole role="admin"><Navigate to="/admin/users" replace /></RequireRole>} />
             <Route path="/admin/users" element={<RequireRole role="admin"><UsersPage /></RequireRole>} />
             <Route path="/admin/certificates" element={<RequireRole role="admin"><CertificatesPage /></RequireRole>} />

@@ -138,7 +138,19 @@ class FramesConverter(_Parsed):
         return value
 
 
-CONVERTERS: dict[str, type[_Parsed]] = {"uid": UidConverter, "uuid": UuidConverter, "frames": FramesConverter}
+class VersionConverter(_Parsed):
+    """A model version number: a positive integer."""
+
+    schema: ClassVar[dict] = {"type": "integer", "minimum": 1, "maximum": 1000000}
+
+    def parse(self, value: str) -> int:
+        if not value.isdigit() or not 1 <= int(value) <= 1000000 or value != str(int(value)):
+            raise ValueError(value)
+        return int(value)
+
+
+CONVERTERS: dict[str, type[_Parsed]] = {"uid": UidConverter, "uuid": UuidConverter, "frames": FramesConverter,
+                                        "version": VersionConverter}
 PARAM = re.compile(r"<(?:([^:>]+):)?([^>]+)>")
 
 

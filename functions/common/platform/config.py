@@ -73,6 +73,17 @@ class Settings(BaseSettings):
     orthanc_password: str | None = Field(None, description="Orthanc REST password.")
     max_instance_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Largest single DICOM instance in STOW.")
     max_stow_bytes: int = Field(8 * 1024 * 1024 * 1024, ge=1024, description="Largest STOW-RS request body.")
+    model_deployer: Literal["local"] = Field("local", description="Where model versions run as services.")
+    model_host_socket: Path | None = Field(
+        None, description="The local model host's Unix socket; default STATE_DIR/run/model-host.sock."
+    )
+    bundles_dir: Path | None = Field(
+        None, description="Unpacked model bundles the local model host serves; default STATE_DIR/bundles."
+    )
+    model_max_upload_bytes: int = Field(2 * 1024**3, ge=1024, description="Largest weight file or bundle archive.")
+    model_chunk_bytes: int = Field(8 * 1024**2, ge=1024, le=64 * 1024**2, description="Upload chunk size, bytes.")
+    model_smoke_seconds: int = Field(300, ge=5, description="Time a model's smoke run may take, start-up included.")
+    model_memory_bytes: int = Field(4 * 1024**3, ge=64 * 1024**2, description="Memory of one model instance.")
     log_level: str = Field("INFO", description="Python log level.")
 
     @field_validator("public_url")
@@ -100,6 +111,14 @@ class Settings(BaseSettings):
     @property
     def objects_path(self) -> Path:
         return self.storage_dir or self.state_dir / "objects"
+
+    @property
+    def model_host_path(self) -> Path:
+        return self.model_host_socket or self.state_dir / "run" / "model-host.sock"
+
+    @property
+    def bundles_path(self) -> Path:
+        return self.bundles_dir or self.state_dir / "bundles"
 
     @property
     def providers(self) -> list[dict]:

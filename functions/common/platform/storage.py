@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -24,6 +25,10 @@ class ObjectStore(Protocol):
     def keys(self, prefix: str) -> list[str]: ...
 
     def delete(self, key: str) -> None: ...
+
+    def put_file(self, key: str, source: Path) -> None: ...
+
+    def download(self, key: str, destination: Path) -> None: ...
 
 
 def _content_key(data: bytes, prefix: str) -> str:
@@ -71,6 +76,18 @@ class LocalStore:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def put_file(self, key: str, source: Path) -> None:
+        """Copy a (large) file to `key`, streaming and atomically."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+
+    def download(self, key: str, destination: Path) -> None:
+        shutil.copyfile(self._path(key), destination)
+
 
 class S3Store:
     """The same contract over an S3 API (MinIO, GCS interoperability)."""
@@ -98,6 +115,12 @@ class S3Store:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def put_file(self, key: str, source: Path) -> None:
+        self.client.upload_file(str(source), self.bucket, key)  # multipart for large files
+
+    def download(self, key: str, destination: Path) -> None:
+        self.client.download_file(self.bucket, key, str(destination))
 
 
 @functools.cache

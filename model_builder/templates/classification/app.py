@@ -44,16 +44,21 @@ class NormalOrAbnormal(InferTask):
         return Scores({label.name: float(p) for label, p in zip(self.labels, result.tolist(), strict=True)})
 
 
+def network() -> torch.nn.Module:
+    """The network, untrained: your training script saves its `state_dict()` as models/model.pt."""
+    return DenseNet121(spatial_dims=3, in_channels=1, out_channels=len(NormalOrAbnormal.labels))
+
+
 class ClassificationApplication(Application):
     """Loads the network once; classifies each series."""
 
     def __init__(self, bundle_dir: str = ".") -> None:
         super().__init__(bundle_dir)
         torch.set_num_threads(1)
-        network = DenseNet121(spatial_dims=3, in_channels=1, out_channels=len(NormalOrAbnormal.labels))
-        network.load_state_dict(torch.load(self.bundle_dir / "models" / "model.pt", map_location="cpu",
+        model = network()
+        model.load_state_dict(torch.load(self.bundle_dir / "models" / "model.pt", map_location="cpu",
                                            weights_only=True))
-        self.task = NormalOrAbnormal(network.eval())
+        self.task = NormalOrAbnormal(model.eval())
 
     def run(self, volume: Volume) -> Scores:
         return self.task(volume)

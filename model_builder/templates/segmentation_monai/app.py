@@ -43,17 +43,22 @@ class LiverSegmentation(InferTask):
         return LabelVolume(result[0].argmax(0).numpy().astype(np.uint8))
 
 
+def network() -> torch.nn.Module:
+    """The network, untrained: your training script saves its `state_dict()` as models/model.pt."""
+    return UNet(spatial_dims=3, in_channels=1, out_channels=len(LiverSegmentation.labels) + 1,
+                channels=(16, 32, 64, 128), strides=(2, 2, 2), num_res_units=2)
+
+
 class SegmentationApplication(Application):
     """Loads the network once; segments each series."""
 
     def __init__(self, bundle_dir: str = ".") -> None:
         super().__init__(bundle_dir)
         torch.set_num_threads(1)
-        network = UNet(spatial_dims=3, in_channels=1, out_channels=len(LiverSegmentation.labels) + 1,
-                       channels=(16, 32, 64, 128), strides=(2, 2, 2), num_res_units=2)
-        network.load_state_dict(torch.load(self.bundle_dir / "models" / "model.pt", map_location="cpu",
+        model = network()
+        model.load_state_dict(torch.load(self.bundle_dir / "models" / "model.pt", map_location="cpu",
                                            weights_only=True))
-        self.task = LiverSegmentation(network.eval())
+        self.task = LiverSegmentation(model.eval())
 
     def run(self, volume: Volume) -> LabelVolume:
         return self.task(volume)

@@ -48,10 +48,11 @@ def test_a_monai_bundle_fills_the_manifest(tmp_path):
     assert manifest.modality == "CT"
     assert [label.name for label in manifest.labels] == ["spleen"]
     assert manifest.architecture == "UNet"
-    assert manifest.version_notes == "0.5.3: update to the new metric"
+    assert manifest.version_notes == ("0.5.3: update to the new metric Tested with monai 1.3.0, nibabel 5.2.0,"
+                                      " numpy 1.24.4, torch 2.1.0.")
     assert "Intended use: This is an example" in manifest.description
     assert manifest.entry_point == ENTRY_POINT == "model_builder.monai_bundle:BundleApplication"
-    assert manifest.requirements == ("monai==1.3.0", "nibabel==5.2.0", "numpy==1.24.4", "torch==2.1.0")
+    assert manifest.requirements == ()  # the versions it names are what it was tested with, not requirements
 
 
 def test_a_classification_bundle_is_recognised_and_the_modality_can_be_given(tmp_path):
@@ -77,3 +78,29 @@ def test_a_bundle_whose_metadata_cannot_fill_the_manifest_lists_every_gap(tmp_pa
         manifest_from_monai(_bundle(tmp_path / "mystery", metadata))
     paths = {path for path, _ in refused.value.problems}
     assert paths == {"configs/metadata.json → $.task", "configs/metadata.json → $.modality"}
+
+
+def _with_output(**extra) -> dict:
+    pred = {**METADATA["network_data_format"]["outputs"]["pred"], **extra}
+    return {**METADATA, "network_data_format": {**METADATA["network_data_format"], "outputs": {"pred": pred}}}
+
+
+def test_label_codes_and_colours_are_read_beside_channel_def_by_channel(tmp_path):
+    metadata = _with_output(label_codes={"1": {"value": "78961009", "scheme": "SCT", "meaning": "Spleen"}},
+                            label_colours={"1": [157, 108, 162]})
+    (spleen,) = manifest_from_monai(_bundle(tmp_path / "spleen", metadata)).labels
+    assert (spleen.code.value, spleen.code.scheme, spleen.code.meaning) == ("78961009", "SCT", "Spleen")
+    assert spleen.colour == (157, 108, 162)
+
+
+def test_a_label_without_code_keeps_its_name_only(tmp_path):
+    (spleen,) = manifest_from_monai(_bundle(tmp_path / "spleen", METADATA)).labels
+    assert spleen.code is None and spleen.colour is None
+
+
+def test_a_bad_label_code_is_reported_with_its_path(tmp_path):
+    metadata = _with_output(label_codes={"1": {"value": "78961009", "scheme": "SCT"}}, label_colours={"1": [300, 0, 0]})
+    with pytest.raises(ManifestError) as refused:
+        manifest_from_monai(_bundle(tmp_path / "spleen", metadata))
+    paths = {path for path, _ in refused.value.problems}
+    assert paths == {"configs/metadata.json → $.labels[0].code.meaning", "configs/metadata.json → $.labels[0].colour[0]"}

@@ -32,6 +32,9 @@ def test_the_sdk_builds_a_wheel_with_its_schema_and_templates(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "model_builder/__init__.py" in names
     assert "model_builder/schema/manifest.schema.json" in names
+    for module in ("runtime/__main__.py", "runtime/codec.py", "validation/static.py"):
+        assert f"model_builder/{module}" in names
+    assert not any(name.startswith(("model_builder/deploy/", "model_builder/samples/")) for name in names)
     for template in ("segmentation_monai", "classification", "processing_classical"):
         assert f"model_builder/templates/{template}/app.py" in names
         assert f"model_builder/templates/{template}/manifest.json" in names

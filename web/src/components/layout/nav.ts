@@ -12,6 +12,7 @@ export interface NavItem {
 export const NAV_ITEMS: readonly NavItem[] = [
   { to: '/', label: 'Home' },
   { to: '/studies', label: 'Studies', roles: PATIENT_DATA_ROLES },
+  { to: '/models', label: 'Models', roles: PATIENT_DATA_ROLES },
   { to: '/groups', label: 'Groups', roles: PATIENT_DATA_ROLES },
   { to: '/admin/users', label: 'Users', roles: ['admin'] },
   { to: '/admin/certificates', label: 'Certificates', roles: ['admin'] },

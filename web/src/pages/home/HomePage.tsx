@@ -40,7 +40,7 @@ export function HomePage() {
             <p>
               <Link to="/groups">Go to your groups</Link>
               {' · '}
-              <Link to="/models/shared">Models shared with me</Link>
+              <Link to="/models?scope=shared">Models shared with me</Link>
             </p>
           </Section>
         )}

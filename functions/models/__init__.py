@@ -1,0 +1,1 @@
+"""The `models` function: the model registry (models, immutable versions, uploads, activation)."""
