@@ -284,7 +284,7 @@ class BundleApplication(Application):
             raise OutputError("BundleApplication", f"the prediction's grid {tuple(array.shape[1:])} (x, y, z) is"
                               f" not the input's {expected}: end the bundle's postprocessing with Invertd")
         labels = array.argmax(0) if array.shape[0] > 1 else np.rint(array[0])
-        return labels.transpose(2, 1, 0)
+        return np.ascontiguousarray(labels.transpose(2, 1, 0))  # (z, y, x) in memory order, as every consumer reads it
 
 
 __all__ = ["ENTRY_POINT", "BundleApplication", "manifest_from_monai", "volume_affine", "write_nifti"]

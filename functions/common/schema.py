@@ -6,6 +6,7 @@ environment and the test that the migrations match the tables).
 
 from functions.common.access import tables as access_tables  # noqa: F401  (registers the tables)
 from functions.common.accounts import tables as account_tables  # noqa: F401
+from functions.common.ai_models import jobs as model_jobs  # noqa: F401
 from functions.common.ai_models import tables as model_tables  # noqa: F401
 from functions.common.dicom import (
     index,  # noqa: F401

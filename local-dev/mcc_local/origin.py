@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     "auth": ("/api/auth",), "dicomweb": ("/dicom-web",), "studies": ("/api/studies",),
     "sharing": ("/api/sharing", "/api/groups", "/api/shares", "/api/access"), "models": ("/api/models",),
+    "inference": ("/api/inference",),
 }
 
 SECURITY_HEADERS = [
@@ -46,10 +47,13 @@ VIEWER_PREFIX = "/viewer"
 # images, plays bulk-data videos and embeds encapsulated PDFs from blob: URLs, and injects <style>s.
 # Its index.html has two small inline scripts: they are allowed by their hashes ({inline_scripts}).
 # It needs no cross-origin isolation (COOP/COEP): SharedArrayBuffer is optional in the 3.13 build.
+# Reading a DICOM SEG needs 'unsafe-eval': @cornerstonejs/adapters unpacks every SEG frame through
+# `ndarray`, which compiles its accessors with `new Function` (docs/viewer-ai.md). The portal's page that
+# holds the viewer and the AI panel frames it from this origin only ('self'; X-Frame-Options SAMEORIGIN).
 VIEWER_CSP = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' {inline_scripts}; worker-src 'self' blob:; "
-    "img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; media-src 'self' blob:; "
-    "object-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval' {inline_scripts}; "
+    "worker-src 'self' blob:; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+    "media-src 'self' blob:; object-src 'self' blob:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
 )
 # A worker started from a script URL runs under the policy sent with that script. The image codecs'
 # Emscripten glue (embind) builds functions with `new Function`, so scripts, which may become
@@ -121,7 +125,7 @@ class Origin:
         csp = VIEWER_SCRIPT_CSP if candidate.suffix in (".js", ".mjs") else self.viewer_csp
         return _send_file(candidate, environ, start_response, [
             ("Cache-Control", "public, max-age=31536000, immutable" if hashed else "no-cache"),
-            ("Content-Security-Policy", csp),
+            ("Content-Security-Policy", csp), ("X-Frame-Options", "SAMEORIGIN"),
         ])
 
     def _static(self, path: str, environ: dict, start_response: Callable) -> Iterable[bytes]:

@@ -30,7 +30,7 @@ from tests.support.dicomweb import stow
 
 FUNCTIONS = {"auth": "/api/auth/openapi.json", "dicomweb": "/dicom-web/openapi.json",
              "studies": "/api/studies/openapi.json", "sharing": "/api/sharing/openapi.json",
-             "models": "/api/models/openapi.json"}
+             "models": "/api/models/openapi.json", "inference": "/api/inference/openapi.json"}
 SIGNED_IN = ("admin", "researcher", "health_professional")
 CALLERS = ("anonymous", "forged", *SIGNED_IN)
 SIGN_OUT = {"/api/auth/logout", "/api/auth/logout-all"}  # the fuzzer's session ends: the caller opens another

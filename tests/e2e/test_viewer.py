@@ -60,8 +60,9 @@ def study_uid(platform: Platform) -> str:
     return str(series[0].StudyInstanceUID)
 
 
-def _viewport_pixels(page: Page, timeout: float = 40.0) -> np.ndarray:
-    """Grey levels of the first viewport once it shows an image; NaN where OHIF's (bluish) UI covers it."""
+def _viewport_pixels(page: Page, timeout: float = 120.0) -> np.ndarray:
+    """Grey levels of the first viewport once it shows an image; NaN where OHIF's (bluish) UI covers it. The first
+    load of the viewer (its bundles, WebGL on SwiftShader) can take a minute on a busy 2-core machine."""
     canvas = page.locator("canvas.cornerstone-canvas").first
     canvas.wait_for(state="visible", timeout=timeout * 1000)
     deadline = time.monotonic() + timeout

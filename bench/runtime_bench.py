@@ -1,6 +1,6 @@
 """Benchmark of the model runtime: exec → ready, and Application.run in-process vs HTTP /infer.
 
-Run: .venv/bin/python tests/unit/model_builder/runtime/benchmark_runtime.py [--shape 128 256 256] [--repeat 5]
+Run: .venv/bin/python bench/runtime_bench.py [--shape 128 256 256] [--repeat 5]
 Prints where the time goes; asserts nothing (the tests do).
 """
 
@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[4]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model_builder.runtime.client import ModelClient  # noqa: E402
