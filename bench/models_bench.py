@@ -105,9 +105,9 @@ def demo_specs() -> dict[str, ServiceSpec]:
     """The services of the two demo models' active versions, as the platform deploys them (named `bench`)."""
     from sqlalchemy import select
 
+    from functions.common.ai_models import services
     from functions.common.ai_models.tables import AiModel, ModelVersion
     from functions.common.platform import db
-    from functions.models import services
 
     found = {}
     with db.session_scope() as session:

@@ -14,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from functions.common.access.policy import ModelAction
+from functions.common.ai_models import services
 from functions.common.ai_models.tables import AiModel, ModelVersion, VersionStatus
 from functions.common.platform.errors import Forbidden, NotFound
 from functions.common.platform.storage import store
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
-from functions.models import catalogue, services
+from functions.models import catalogue
 from model_builder.deploy import DeployError
 
 TEMPLATES = {"segmentation_monai": "Segmentation (MONAI 3D U-Net)", "classification": "Classification",

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from functions.common.access.policy import ModelAction
+from functions.common.ai_models.services import bundle_dir
 from functions.common.ai_models.tables import AiModel, ModelVersion, VersionStatus
 from functions.common.ai_models.versions import version_of
 from functions.common.platform.errors import ApiError, Conflict, ValidationFailed
@@ -25,7 +26,6 @@ from functions.common.security import audit
 from functions.common.security.tokens import Principal
 from functions.models import uploads
 from functions.models.catalogue import require, version_json
-from functions.models.services import bundle_dir
 from model_builder.validation import Checked, Problem, validate_archive, validate_files
 from model_builder.validation import ValidationFailed as BundleInvalid
 

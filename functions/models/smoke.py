@@ -9,11 +9,11 @@ import logging
 import threading
 import uuid
 
+from functions.common.ai_models import services
 from functions.common.ai_models.tables import AiModel, ModelVersion, VersionStatus
 from functions.common.platform import db
 from functions.common.platform.db import utcnow
 from functions.common.platform.storage import store
-from functions.models import services
 from functions.models.catalogue import apply_manifest
 from model_builder.deploy import DeployError, Reply
 from model_builder.manifest import parse_manifest

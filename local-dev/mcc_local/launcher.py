@@ -194,6 +194,7 @@ class Platform:
     def _start_helpers(self) -> None:
         """The HTTP → HTTPS redirect, and the anchoring of the audit log's head outside the database every
         MCC_AUDIT_ANCHOR_INTERVAL seconds; both as the origin's user."""
+        self._start_module("inference-executor", "functions.inference.executor")
         self._start_module("audit-anchors", "mcc_local.anchoring", os.environ.get("MCC_AUDIT_ANCHOR_INTERVAL", "300"))
         self._start_module("http-redirect", "mcc_local.redirect", str(self.ports.http), self.public_url)
         wait_for_http(f"http://127.0.0.1:{self.ports.http}/", timeout=30, ready=lambda status: True,

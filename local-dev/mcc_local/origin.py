@@ -57,7 +57,7 @@ VIEWER_CSP = (
 )
 # A worker started from a script URL runs under the policy sent with that script. The image codecs'
 # Emscripten glue (embind) builds functions with `new Function`, so scripts, which may become
-# workers, allow 'unsafe-eval'; workers have no DOM, and the page itself needs no eval.
+# workers, allow 'unsafe-eval' (workers have no DOM); the page needs it too, for SEG (above).
 VIEWER_SCRIPT_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'; worker-src 'self' blob:"
 # OHIF's build names its bundles, codecs and fonts by content hash: those never change.
 _HASHED_FILE = re.compile(r"(?:^|\.)[0-9a-f]{16}\.(?:js|wasm|woff2)$")

@@ -11,11 +11,11 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from functions.common.ai_models import services
 from functions.common.ai_models.tables import ModelUpload, ModelVersion
 from functions.common.platform import db
 from functions.common.platform.config import get_settings
 from functions.common.platform.storage import store
-from functions.models import services
 from tests.support.models import ROOT, TEMPLATES, create_model, publish, template_files, upload, wait_version
 from tests.support.problem import assert_problem
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the platform hands pr
                                                           "when started by root (as in CI)")
 
 EXPECTED_USERS = {"orthanc": "mcc-orthanc", "auth": "mcc-auth", "origin": "mcc-app", "audit-anchors": "mcc-app",
-                  "http-redirect": "mcc-app"}
+                  "http-redirect": "mcc-app", "inference-executor": "mcc-app"}
 
 
 def _pids(state: Path) -> dict[str, int]:

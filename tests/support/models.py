@@ -15,9 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "model_builder" / "templates"
 
 
-def template_files(name: str = "processing_classical", **manifest: Any) -> dict[str, str]:
+def template_files(template: str = "processing_classical", **manifest: Any) -> dict[str, str]:
     """A template's text files, with manifest fields replaced."""
-    files = {p.name: p.read_text() for p in sorted((TEMPLATES / name).iterdir()) if p.suffix in (".py", ".json")}
+    files = {p.name: p.read_text() for p in sorted((TEMPLATES / template).iterdir()) if p.suffix in (".py", ".json")}
     data = json.loads(files["manifest.json"])
     data.update(manifest)
     files["manifest.json"] = json.dumps(data, indent=2)

@@ -23,6 +23,7 @@ import { SignInPage } from './pages/signin/SignInPage';
 import { TwoFactorPage } from './pages/signin/TwoFactorPage';
 import { SignUpPage } from './pages/signup/SignUpPage';
 import { StudiesPage } from './pages/studies/StudiesPage';
+import { ViewerPage } from './pages/viewer/ViewerPage';
 import { RequireAuth } from './session/RequireAuth';
 import { RequireRole } from './session/RequireRole';
 import { SessionProvider } from './session/SessionProvider';
@@ -49,6 +50,7 @@ export function App() {
             <Route index element={<HomePage />} />
             <Route path="/profile" element={<ProfilePage />} />
             <Route path="/studies" element={<StudiesPage />} />
+            <Route path="/studies/:studyUid/view" element={<ViewerPage />} />
             <Route path="/groups" element={<GroupsPage />} />
             <Route path="/groups/:groupId" element={<GroupPage />} />
             <Route path="/models" element={<ModelsPage />} />

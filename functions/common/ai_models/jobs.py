@@ -29,6 +29,7 @@ class JobStatus(enum.StrEnum):
 
 
 ACTIVE = (JobStatus.QUEUED, JobStatus.RUNNING)
+CHANNEL = "inference_jobs"  # NOTIFY'd when a job is queued
 
 
 class InferenceJob(Base):
@@ -82,6 +83,7 @@ def enqueue(db: Session, *, user_id: uuid.UUID, model_id: uuid.UUID, version: in
                        max_attempts=max_attempts, stage="queued")
     db.add(job)
     db.flush()
+    db.execute(text(f"NOTIFY {CHANNEL}"))  # delivered at commit: an idle executor wakes at once
     return job
 
 

@@ -1,5 +1,6 @@
 /** The portal's one API client: typed endpoint functions over one fetch/XHR wrapper. */
 export * as auth from './auth';
+export * as inference from './inference';
 export * as models from './models';
 export * as sharing from './sharing';
 export * as studies from './studies';

@@ -1,0 +1,181 @@
+"""The executor with every real part: a job queued through the API is claimed, its series read from the archive,
+the model's sandboxed service called, the output stored in the study as a DICOM SEG through the normal ingest,
+and the SEG read back through the gateway with dicomweb-client and highdicom. A job run twice (its executor died
+after storing) leaves exactly one result; a model that fails says why."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import uuid
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+from mcc_local.dicomgen import Patient, ct_series
+from sqlalchemy import update
+
+from functions.common.ai_models import jobs
+from functions.common.ai_models.jobs import ACTIVE, InferenceJob, JobStatus
+from functions.common.dicom.volumes import volume_from_datasets
+from functions.common.platform import db
+from functions.inference.executor import Executor, _Beat
+from tests.support.dicomweb import stow
+from tests.support.models import TEMPLATES, create_model, publish, template_files, wait_version
+
+pytestmark = pytest.mark.usefixtures("model_host")
+
+FAILS_ON_REAL_SERIES = '''
+from model_builder import Application, LabelVolume
+
+
+class Picky(Application):
+    def run(self, volume):
+        if volume.shape[0] > 24:  # the smoke run's series has 24 slices; the test's has 32
+            raise RuntimeError("this model only takes up to 24 slices")
+        return LabelVolume((volume.array > 0).astype("uint8"))
+'''
+
+
+@pytest.fixture(autouse=True)
+def no_active_jobs(platform_env):
+    with db.session_scope() as session:
+        session.execute(update(InferenceJob).where(InferenceJob.status.in_(ACTIVE)).values(status=JobStatus.CANCELLED))
+
+
+@pytest.fixture(scope="module")
+def cast(factory):
+    owner, doctor = factory.create("researcher"), factory.create("health_professional")
+    models = {}
+    for name, files in (("Body mask", template_files()),
+                        ("Picky", template_files(entry_point="app:Picky", name="Picky"))):
+        if name == "Picky":
+            files["app.py"] = FAILS_ON_REAL_SERIES
+        model = create_model(owner.client, name=name)
+        assert publish(owner.client, model["id"], files).status_code == 202
+        assert wait_version(owner.client, model["id"], 1)["status"] == "ready"
+        assert owner.client.put(f"/api/shares/models/{model['id']}/publication", json={"version": 1}).status_code == 200
+        models[name] = model["id"]
+    series = ct_series(Patient(name="AI^EXEC", patient_id=f"AI-{uuid.uuid4().hex[:8]}"), slices=32, rows=64,
+                       columns=64)
+    assert stow(doctor.client, series).status_code == 200
+    return {"doctor": doctor, "models": models, "series": series, "study": str(series[0].StudyInstanceUID),
+            "series_uid": str(series[0].SeriesInstanceUID)}
+
+
+def _queue(cast, model: str) -> str:
+    r = cast["doctor"].client.post("/api/inference/jobs", json={
+        "model_id": cast["models"][model], "study_uid": cast["study"], "series_uid": cast["series_uid"]})
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
+
+
+def _job(cast, job_id: str) -> dict:
+    return cast["doctor"].client.get(f"/api/inference/jobs/{job_id}").json()
+
+
+def _seg_instances(cast) -> list[dict]:
+    r = cast["doctor"].client.get(f"/dicom-web/studies/{cast['study']}/series", params={"Modality": "SEG"})
+    return r.json() if r.status_code == 200 else []
+
+
+def test_a_job_runs_end_to_end_and_its_seg_reads_back_through_the_gateway(cast):
+    job_id = _queue(cast, "Body mask")
+    assert Executor("executor-test").run_once()
+    job = _job(cast, job_id)
+    assert job["status"] == "done" and job["progress"] == 1.0, job
+    [stored] = job["result"]["instances"]
+    assert stored["modality"] == "SEG" and job["result"]["kind"] == "seg"
+    assert job["result"]["summary"]["segments"][0]["voxels"] > 0
+    r = cast["doctor"].client.get(f"/dicom-web/studies/{cast['study']}/series/{stored['series_uid']}/instances/"
+                                  f"{stored['sop_uid']}", headers={"Accept": 'multipart/related; type="application/dicom"'})
+    assert r.status_code == 200, r.text[:300]
+    body = r.content
+    start = body.index(b"DICM") - 128
+    seg = hd.seg.segread(io.BytesIO(body[start:]))
+    assert seg.PatientName == cast["series"][0].PatientName  # the study's real identity, restored for the reader
+    # the SEG holds exactly what the model computes in-process on the same series
+    volume = volume_from_datasets(cast["series"])
+    spec = importlib.util.spec_from_file_location("body_mask_app", TEMPLATES / "processing_classical" / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.BodyMaskApplication(TEMPLATES / "processing_classical").run(volume)
+    order = sorted(cast["series"], key=lambda ds: float(ds.ImagePositionPatient[2]))  # axial: the volume's order
+    pixels = seg.get_pixels_by_source_instance([str(ds.SOPInstanceUID) for ds in order], combine_segments=True)
+    assert np.array_equal(np.asarray(pixels), expected.array)
+
+
+def test_a_job_run_again_after_its_executor_died_stores_one_result(cast):
+    job_id = _queue(cast, "Body mask")
+    executor = Executor("executor-dies")
+    with db.session_scope() as session:
+        claimed = jobs.claim(session, "executor-dies", lease_seconds=60)
+        assert str(claimed.id) == job_id
+    executor._execute(uuid.UUID(job_id), _Beat())
+    with db.session_scope() as session:  # it stored the SEG, then died before marking the job done
+        session.execute(update(InferenceJob).where(InferenceJob.id == uuid.UUID(job_id))
+                        .values(lease_until=InferenceJob.created_at))
+    assert Executor("executor-rescues").run_once()
+    job = _job(cast, job_id)
+    assert job["status"] == "done"
+    sop = job["result"]["instances"][0]["sop_uid"]
+    matching = [s for s in _seg_instances(cast) if s["0020000E"]["Value"][0] == job["result"]["instances"][0]["series_uid"]]
+    assert len(matching) == 1 and matching[0]["00201209"]["Value"][0] == 1, (sop, matching)
+
+
+def test_a_model_that_fails_on_the_series_fails_the_job_with_its_reason(cast):
+    job_id = _queue(cast, "Picky")
+    assert Executor("executor-test").run_once()
+    job = _job(cast, job_id)
+    assert job["status"] == "failed" and "only takes up to 24 slices" in job["error"], job
+    assert job["result"] is None
+
+
+def test_a_cancelled_job_is_not_run(cast):
+    job_id = _queue(cast, "Body mask")
+    assert cast["doctor"].client.post(f"/api/inference/jobs/{job_id}/cancel").json()["status"] == "cancelled"
+    assert not Executor("executor-test").run_once()
+    assert _job(cast, job_id)["status"] == "cancelled"
+
+
+def test_the_seg_bytes_are_valid_dicom(cast):
+    done = [j for j in cast["doctor"].client.get(f"/api/inference/jobs?study={cast['study']}").json()["items"]
+            if j["status"] == "done"]
+    assert done
+    stored = done[0]["result"]["instances"][0]
+    r = cast["doctor"].client.get(f"/dicom-web/studies/{cast['study']}/series/{stored['series_uid']}/metadata")
+    assert r.status_code == 200 and r.json()[0]["00080060"]["Value"] == ["SEG"]
+    assert pydicom.uid.UID(stored["sop_uid"]).is_valid
+
+
+def test_a_serving_executor_wakes_for_a_queued_job(cast):
+    import threading
+    import time
+
+    stop = threading.Event()
+    thread = threading.Thread(target=Executor("executor-serving").serve, args=(stop,), kwargs={"idle_wait": 30.0})
+    thread.start()
+    try:
+        job_id = _queue(cast, "Body mask")
+        deadline = time.monotonic() + 120
+        while _job(cast, job_id)["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, _job(cast, job_id)
+            time.sleep(0.1)
+        job = _job(cast, job_id)
+        assert job["status"] == "done", job
+        # woken by the notification, not by the 30 s idle wait
+        from datetime import datetime
+        queued, started = (datetime.fromisoformat(job[k]) for k in ("created_at", "started_at"))
+        assert (started - queued).total_seconds() < 10
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    # its LISTEN connection (autocommit) never went back to the pool: every pooled one still runs transactions
+    held = [db.engine().raw_connection() for _ in range(8)]
+    try:
+        assert not any(connection.dbapi_connection.autocommit for connection in held)
+    finally:
+        for connection in held:
+            connection.close()

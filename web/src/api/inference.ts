@@ -1,0 +1,62 @@
+/** Typed functions and objects of the `inference` function (docs/api/inference.md): run a model on a series, follow its job. */
+import { request } from './http';
+import type { InferType, ModelLabel } from './models';
+import type { Items, Person } from './types';
+
+const INFERENCE = '/api/inference';
+const id = (value: string): string => encodeURIComponent(value);
+
+/** A model the caller may run on a series; `modality_match` says whether it was made for the series' modality. */
+export interface RunnableModel {
+  model_id: string;
+  name: string;
+  task: InferType;
+  modality: string;
+  labels: ModelLabel[];
+  version: number;
+  modality_match: boolean;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** The executor's stage; the contract names these and may add others, shown as they come. */
+export type JobStage = 'queued' | 'starting' | 'reading' | 'model' | 'storing' | 'done' | (string & {});
+
+/** What a finished job stored in the study: a DICOM SEG (label volumes) or a Comprehensive 3D SR. */
+export interface JobResult {
+  kind: 'seg' | 'sr';
+  series_uid: string;
+  sop_uid: string;
+  summary: Record<string, unknown>;
+}
+
+export interface Job {
+  id: string;
+  model: { id: string; name: string };
+  version: number;
+  digest: string;
+  study_uid: string;
+  series_uid: string;
+  user: Person;
+  status: JobStatus;
+  stage: JobStage;
+  progress: number;
+  error: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  result: JobResult | null;
+}
+
+/** Whether a job may still change (the panel polls while one is). */
+export const isActive = (job: Job): boolean => job.status === 'queued' || job.status === 'running';
+
+export const listRunnableModels = (studyUid: string, seriesUid: string) =>
+  request<Items<RunnableModel>>('GET', `${INFERENCE}/models`, { query: { study: studyUid, series: seriesUid } });
+export const startJob = (modelId: string, studyUid: string, seriesUid: string) =>
+  request<Job>('POST', `${INFERENCE}/jobs`, { body: { model_id: modelId, study_uid: studyUid, series_uid: seriesUid } });
+/** The study's results and running jobs, newest first. */
+export const listJobs = (studyUid: string) => request<Items<Job>>('GET', `${INFERENCE}/jobs`, { query: { study: studyUid } });
+export const getJob = (jobId: string) => request<Job>('GET', `${INFERENCE}/jobs/${id(jobId)}`);
+export const cancelJob = (jobId: string) => request<Job>('POST', `${INFERENCE}/jobs/${id(jobId)}/cancel`);
+/** Remove a job's result from the study (study owner or the user who ran it). */
+export const deleteJob = (jobId: string) => request<undefined>('DELETE', `${INFERENCE}/jobs/${id(jobId)}`);
