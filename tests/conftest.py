@@ -140,6 +140,18 @@ def model_host(platform_env: dict[str, str], state_dir: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
+def empty_job_queue(platform_env: dict[str, str]) -> None:
+    """No claimable inference job left by earlier tests: the queue's tests and executors see only their own."""
+    from sqlalchemy import update
+
+    from functions.common.ai_models.jobs import ACTIVE, InferenceJob, JobStatus
+    from functions.common.platform import db
+
+    with db.session_scope() as session:
+        session.execute(update(InferenceJob).where(InferenceJob.status.in_(ACTIVE)).values(status=JobStatus.CANCELLED))
+
+
+@pytest.fixture
 def mailbox(smtp: SmtpSink) -> Mailbox:
     return Mailbox(smtp)
 

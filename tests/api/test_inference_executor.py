@@ -17,14 +17,14 @@ from mcc_local.dicomgen import Patient, ct_series
 from sqlalchemy import update
 
 from functions.common.ai_models import jobs
-from functions.common.ai_models.jobs import ACTIVE, InferenceJob, JobStatus
+from functions.common.ai_models.jobs import InferenceJob
 from functions.common.dicom.volumes import volume_from_datasets
 from functions.common.platform import db
 from functions.inference.executor import Executor, _Beat
 from tests.support.dicomweb import stow
 from tests.support.models import TEMPLATES, create_model, publish, template_files, wait_version
 
-pytestmark = pytest.mark.usefixtures("model_host")
+pytestmark = pytest.mark.usefixtures("model_host", "empty_job_queue")
 
 FAILS_ON_REAL_SERIES = '''
 from model_builder import Application, LabelVolume
@@ -36,12 +36,6 @@ class Picky(Application):
             raise RuntimeError("this model only takes up to 24 slices")
         return LabelVolume((volume.array > 0).astype("uint8"))
 '''
-
-
-@pytest.fixture(autouse=True)
-def no_active_jobs(platform_env):
-    with db.session_scope() as session:
-        session.execute(update(InferenceJob).where(InferenceJob.status.in_(ACTIVE)).values(status=JobStatus.CANCELLED))
 
 
 @pytest.fixture(scope="module")

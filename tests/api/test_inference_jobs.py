@@ -7,22 +7,13 @@ import uuid
 
 import pytest
 from mcc_local.dicomgen import Patient, ct_series
-from sqlalchemy import update
 
-from functions.common.ai_models.jobs import ACTIVE, InferenceJob, JobStatus
-from functions.common.platform import db
 from functions.inference import runs
 from tests.support.dicomweb import stow
 from tests.support.models import create_model, publish, template_files, wait_version
 from tests.support.problem import assert_problem
 
-pytestmark = pytest.mark.usefixtures("model_host")
-
-
-@pytest.fixture(autouse=True)
-def no_active_jobs(platform_env):
-    with db.session_scope() as session:
-        session.execute(update(InferenceJob).where(InferenceJob.status.in_(ACTIVE)).values(status=JobStatus.CANCELLED))
+pytestmark = pytest.mark.usefixtures("model_host", "empty_job_queue")
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,7 @@ from functions.common.ai_models.tables import AiModel
 from functions.common.platform import db as database
 
 LEASE = 60.0
-
-
-@pytest.fixture(autouse=True)
-def empty_queue(platform_env):
-    """Each test starts with no claimable job (earlier tests' jobs are ended)."""
-    with database.session_scope() as session:
-        session.execute(update(InferenceJob).where(InferenceJob.status.in_(jobs.ACTIVE))
-                        .values(status=JobStatus.CANCELLED))
+pytestmark = pytest.mark.usefixtures("empty_job_queue")
 
 
 @pytest.fixture
