@@ -1,4 +1,5 @@
 import { useId } from 'react';
+import { Link } from 'react-router-dom';
 import { studies, type StudyShareLevel, type StudySummary } from '../../api';
 import { Button } from '../../components/form';
 import { formatDate, formatPersonName } from '../../lib/format';
@@ -72,6 +73,9 @@ export function StudyTable({ items, busy, onShare, onDelete }: {
                     <a className="btn btn--secondary btn--small" href={studies.viewerUrl(study.study_uid)}>
                       Open<span className="visually-hidden"> {describe(study)} in the viewer</span>
                     </a>
+                    <Link className="btn btn--secondary btn--small" to={`/studies/${study.study_uid}/view`}>
+                      AI<span className="visually-hidden"> models on {describe(study)}, in the viewer</span>
+                    </Link>
                     {!isSharedWithMe(study) && (
                       <>
                         <Button variant="secondary" className="btn--small" aria-describedby={describedId}

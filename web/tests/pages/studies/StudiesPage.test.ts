@@ -74,6 +74,8 @@ describe('study rows', () => {
     expect(within(shared).queryByRole('button', { name: 'Share' })).toBeNull();
     expect(within(shared).queryByRole('button', { name: /Delete/ })).toBeNull();
     expect(within(shared).getByRole('link', { name: /Open/ })).toBeTruthy();
+    expect(within(shared).getByRole('link', { name: /^AI/ }).getAttribute('href'))
+      .toBe(`/studies/${SHARED.study_uid}/view`);
 
     expect(within(mine).getByText('You')).toBeTruthy();
     expect(within(mine).getByRole('button', { name: 'Share' })).toBeTruthy();
