@@ -9,7 +9,6 @@ extends its lease, reports the stage, and notices a cancel.
 from __future__ import annotations
 
 import io
-import json
 import logging
 import select
 import threading
@@ -68,12 +67,8 @@ class _Beat:
     cancelled: bool = False
 
 
-def _labels(manifest: dict) -> list[Label]:
-    return list(parse_manifest(manifest).labels)
-
-
-def _to_dicom(job: InferenceJob, model: AiModel, row: ModelVersion, read, outputs: list) -> list[Dataset]:
-    labels = _labels(row.manifest)
+def _to_dicom(job: InferenceJob, model: AiModel, row: ModelVersion, labels: list[Label], read,
+              outputs: list) -> list[Dataset]:
     algorithm = results.AlgorithmInfo(name=model.name, version=row.version, digest=row.digest)
     built: list[Dataset] = []
     for output in outputs:
@@ -181,7 +176,7 @@ class Executor:
             principal = Principal.acting_for(user.id, role=user.role, status=user.status)
             self._step(beat, "reading", 0.1)
             study = study_for(session, principal, job.study_uid, Action.READ, series_uid=job.series_uid)
-            inputs = parse_manifest(row.manifest)
+            labels = list(parse_manifest(row.manifest).labels)
             # The attributes a task asks for are declared in its code, not its manifest: not sent yet (next step).
             read = read_series(session, study, job.series_uid)
             audit.record_once(session, "study_view", window=300.0, actor_id=user.id, client_ip=None,
@@ -191,14 +186,14 @@ class Executor:
         body, headers = encode_request(read.volume)
         reply = services.deployer().infer(services.service_name(job.model_id, job.version), body, headers)
         if reply.status in RETRY_STATUSES:
-            raise Retry(_error_of(reply))
+            raise Retry(reply.reason())
         if reply.status != 200:
-            raise JobFailed(_error_of(reply))
+            raise JobFailed(reply.reason())
         outputs = decode_response(reply.body, reply.headers)
         self._step(beat, "storing", 0.8)
-        built = _to_dicom(job, model, row, read, outputs)
+        built = _to_dicom(job, model, row, labels, read, outputs)
         stored = self._store(principal, built, read.identity)
-        summary = results.summary(list(inputs.labels), outputs, volume=read.volume)
+        summary = results.summary(labels, outputs, volume=read.volume)
         return {"kind": "seg" if any(ds.Modality == "SEG" for ds in built) else "sr",
                 "instances": stored, "summary": summary}
 
@@ -221,13 +216,6 @@ class Executor:
             stored.append({"series_uid": str(ds.SeriesInstanceUID), "sop_uid": str(ds.SOPInstanceUID),
                            "modality": str(ds.Modality)})
         return stored
-
-
-def _error_of(reply) -> str:
-    try:
-        return str(json.loads(reply.body)["error"])
-    except (ValueError, KeyError, TypeError):
-        return f"the model's service answered HTTP {reply.status}"
 
 
 

@@ -27,6 +27,7 @@ from functions.common.security import audit
 from functions.common.security.tokens import Principal
 from model_builder.labels import InferType
 from model_builder.manifest import MODALITY
+from model_builder.validation import Problem
 
 TASKS = [t.value for t in InferType]
 
@@ -41,7 +42,7 @@ def require(db: Session, principal: Principal, model_id: uuid.UUID, action: Mode
     model = model_for(db, principal, model_id, ModelAction.USE)
     access = model_access(db, principal, model) or ""
     if action not in MODEL_ACTIONS.get(access, ()):
-        if action in (ModelAction.EDIT,):
+        if action is ModelAction.EDIT:
             raise Forbidden("Only the model's owner and researchers it is shared with for editing may do this.",
                             code="not_model_editor")
         raise Forbidden("Only the model's owner may do this.", code="not_model_owner")
@@ -145,8 +146,8 @@ def fail_interrupted(db: Session, model: AiModel) -> None:
         if row.bundle_key:
             store().delete(row.bundle_key)
         row.status, row.stage, row.finished_at, row.bundle_key = VersionStatus.FAILED, None, utcnow(), None
-        row.problems = [{"stage": "smoke", "file": None, "line": None, "column": None,
-                         "message": "the validation was interrupted (the platform restarted); publish again"}]
+        row.problems = [Problem("smoke", None, None, None,
+                                "the validation was interrupted (the platform restarted); publish again").to_json()]
 
 
 def get(db: Session, principal: Principal, model_id: uuid.UUID) -> dict[str, Any]:

@@ -4,7 +4,6 @@ failed with the reasons; a failed version keeps no bundle."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
@@ -15,7 +14,7 @@ from functions.common.platform import db
 from functions.common.platform.db import utcnow
 from functions.common.platform.storage import store
 from functions.models.catalogue import apply_manifest
-from model_builder.deploy import DeployError, Reply
+from model_builder.deploy import DeployError
 from model_builder.manifest import parse_manifest
 from model_builder.runtime.codec import decode_response, encode_request
 from model_builder.validation import Problem
@@ -41,18 +40,10 @@ def _try(row: ModelVersion, model: AiModel) -> list[Problem]:
         body, headers = encode_request(volume)
         reply = deployer.infer(name, body, headers)
         if reply.status != 200:
-            return [smoke_failure(_error_of(reply), "")]
+            return [smoke_failure(reply.reason(), "")]
         return check_outputs(manifest, volume, decode_response(reply.body, reply.headers))
     finally:
         deployer.undeploy(name)
-
-
-def _error_of(reply: Reply) -> str:
-    """The reason in a V2 error body (the runtime's, or the deployer's: timeout, memory, crash)."""
-    try:
-        return str(json.loads(reply.body)["error"])
-    except (ValueError, KeyError, TypeError):
-        return f"the model's service answered HTTP {reply.status}"
 
 
 def run(version_id: uuid.UUID) -> None:

@@ -23,7 +23,8 @@ def _files(folder: Path) -> dict[str, bytes]:
             if p.is_file() and not LEFT_OUT & set(p.relative_to(folder).parts)}
 
 
-def _archive(folder: Path, path: Path) -> Path:
+def bundle_zip(folder: Path, path: Path) -> Path:
+    """A sample's bundle zipped as a researcher uploads it (without its training script)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in _files(folder).items():
@@ -56,7 +57,7 @@ def load(owner_email: str) -> list[str]:
                 if how == "files":
                     checked = validate_files(_files(folder), {}, workdir=work_dir)
                 else:
-                    checked = validate_archive(_archive(folder, work_dir / "bundle.zip"), workdir=work_dir)
+                    checked = validate_archive(bundle_zip(folder, work_dir / "bundle.zip"), workdir=work_dir)
                 manifest = checked.manifest
                 if manifest.name in have:
                     continue

@@ -8,7 +8,6 @@ start one with `ModelHost`.
 from __future__ import annotations
 
 import http.client
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mcc_local import users
+from model_builder.deploy import uds
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,19 +29,11 @@ def command(socket_path: Path, state_dir: Path, bundles: Path, *, group: str | N
 
 def serving(socket_path: Path) -> bool:
     """The host answers on its socket."""
-
-    class _Connection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(5)
-            self.sock.connect(str(socket_path))
-
     try:
-        connection = _Connection("localhost")
-        connection.request("GET", "/services")
-        return connection.getresponse().status == 200
-    except OSError:
+        status, _, _ = uds.request(str(socket_path), "GET", "/services", timeout=5)
+    except (OSError, http.client.HTTPException):
         return False
+    return status == 200
 
 
 def wait_serving(socket_path: Path, timeout: float, *, alive: Callable[[], bool], log: Path | None = None) -> None:

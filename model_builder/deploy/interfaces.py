@@ -126,6 +126,13 @@ class Reply:
         body = json.dumps({"error": message}).encode()
         return cls(status, {"Content-Type": "application/json", **extra}, body)
 
+    def reason(self) -> str:
+        """What went wrong, from a V2 error body (the runtime's or the deployer's), or the status if there is none."""
+        try:
+            return str(json.loads(self.body)["error"])
+        except (ValueError, KeyError, TypeError):
+            return f"the model's service answered HTTP {self.status}"
+
 
 class FailureKind(str, Enum):
     """Why an instance failed a call."""

@@ -9,6 +9,7 @@ import json
 import uuid
 
 import pytest
+from mcc_local.demo_models import bundle_zip
 from sqlalchemy import func, select
 
 from functions.common.ai_models import services
@@ -253,17 +254,9 @@ def test_deleting_a_model_stops_its_services_and_removes_its_bundles(researcher,
 
 
 def test_a_monai_bundle_imports_as_it_is_and_its_metadata_fills_the_model(researcher, tmp_path):
-    import io
-    import zipfile
-
-    sample = ROOT / "model_builder" / "samples" / "ct_heart_unet"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for path in sorted(sample.rglob("*")):
-            if path.is_file() and path.name != "train.py" and "__pycache__" not in path.parts:
-                zf.write(path, path.relative_to(sample).as_posix())
+    archive = bundle_zip(ROOT / "model_builder" / "samples" / "ct_heart_unet", tmp_path / "heart.zip")
     model = create_model(researcher.client, name="Imported", task="segmentation")
-    item = upload(researcher.client, model["id"], buffer.getvalue(), name="heart.zip")
+    item = upload(researcher.client, model["id"], archive.read_bytes(), name="heart.zip")
     r = researcher.client.post(f"/api/models/{model['id']}/versions", json={"archive": item["id"], "notes": "Zoo."})
     assert r.status_code == 202, r.text
     version = wait_version(researcher.client, model["id"], 1)

@@ -9,14 +9,12 @@ and marked in the editor. Finally a MONAI Bundle zip (model-zoo layout) is impor
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import re
 import uuid
-import zipfile
 from pathlib import Path
 
+from mcc_local.demo_models import bundle_zip
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.portal import new_context, sign_in
@@ -28,52 +26,6 @@ VIEWPORT = {"width": 1400, "height": 1000}
 WEIGHT_BYTES = 3 * 1024 * 1024 + 12345  # a few MB, not a multiple of any chunk size
 VALIDATION_TIMEOUT_MS = 240_000  # the smoke run in the sandbox, on a busy 2-core machine
 EDIT = "# edited in the browser"
-
-
-def _minimal_zoo_bundle() -> bytes:
-    """A tiny segmentation bundle in the MONAI model-zoo layout, its weights saved by torch (when the sample
-    bundle has no trained weights yet)."""
-    import torch
-    from monai.bundle import ConfigParser
-
-    metadata = {
-        "version": "0.1.0", "changelog": {"0.1.0": "first release"}, "name": "Tiny CT U-Net",
-        "description": "A minimal zoo-layout bundle for the portal journey.", "task": "CT segmentation",
-        "network_data_format": {
-            "inputs": {"image": {"type": "image", "format": "hounsfield", "modality": "CT", "num_channels": 1}},
-            "outputs": {"pred": {"type": "image", "format": "segmentation", "num_channels": 2,
-                                 "channel_def": {"0": "background", "1": "body"}}}},
-    }
-    network_def = {"_target_": "UNet", "spatial_dims": 3, "in_channels": 1, "out_channels": 2,
-                   "channels": [4, 8], "strides": [2], "num_res_units": 0}
-    inference = {"network_def": network_def,
-                 "inferer": {"_target_": "SlidingWindowInferer", "roi_size": [32, 32, 16], "sw_batch_size": 1},
-                 "preprocessing": {"_target_": "Compose", "transforms": [
-                     {"_target_": "EnsureChannelFirstd", "keys": "image", "channel_dim": "no_channel"},
-                     {"_target_": "ScaleIntensityRanged", "keys": "image", "a_min": -1000, "a_max": 1000,
-                      "b_min": 0.0, "b_max": 1.0, "clip": True}]}}
-    torch.manual_seed(0)
-    weights = io.BytesIO()
-    torch.save(ConfigParser({"n": network_def}).get_parsed_content("n").state_dict(), weights)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("configs/metadata.json", json.dumps(metadata))
-        zf.writestr("configs/inference.json", json.dumps(inference))
-        zf.writestr("models/model.pt", weights.getvalue())
-    return buffer.getvalue()
-
-
-def _monai_bundle_zip(path: Path) -> Path:
-    """The sample heart bundle zipped as a researcher would, or a minimal one built here if it is not trained yet."""
-    if (SAMPLE_BUNDLE / "models" / "model.pt").is_file():
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
-            for folder in ("configs", "models"):
-                for file in sorted((SAMPLE_BUNDLE / folder).rglob("*")):
-                    if file.is_file():
-                        zf.write(file, file.relative_to(SAMPLE_BUNDLE).as_posix())
-    else:
-        path.write_bytes(_minimal_zoo_bundle())
-    return path
 
 
 def _version_status(page: Page, version: int):
@@ -208,7 +160,7 @@ def test_a_researcher_builds_publishes_shares_and_fixes_a_model_in_the_portal(br
         assert r.status_code == 201, r.text
         zoo_id = r.json()["id"]
         page.goto(f"/models/{zoo_id}/edit")
-        archive = _monai_bundle_zip(tmp_path / "bundle.zip")
+        archive = bundle_zip(SAMPLE_BUNDLE, tmp_path / "bundle.zip")
         page.get_by_label("Choose an archive").set_input_files(str(archive))
         page.wait_for_url(re.compile(rf"/models/{zoo_id}$"), timeout=120_000)
         _wait_ready(page, a.client, zoo_id, 1)

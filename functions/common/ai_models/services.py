@@ -30,9 +30,14 @@ def deployer() -> Deployer:
     return _deployer(settings.model_deployer, settings.model_host_path)
 
 
+def _prefix(model_id: uuid.UUID) -> str:
+    """What every service of one model is named from."""
+    return f"m-{model_id.hex[:20]}-"
+
+
 def service_name(model_id: uuid.UUID, version: int) -> str:
     """A DNS label, as Knative needs: `m-<model id>-v<n>`."""
-    return f"m-{model_id.hex[:20]}-v{version}"
+    return f"{_prefix(model_id)}v{version}"
 
 
 def bundle_dir(digest: str) -> Path:
@@ -60,7 +65,7 @@ def wanted(db: Session, model: AiModel) -> dict[str, ModelVersion]:
 def sync(db: Session, model: AiModel) -> None:
     """Make the deployer run exactly the wanted services of this model (deploying is cheap: scaled to zero)."""
     target = deployer()
-    prefix = f"m-{model.id.hex[:20]}-"
+    prefix = _prefix(model.id)
     want = wanted(db, model)
     try:
         running = {s.name for s in target.services() if s.name.startswith(prefix)}
@@ -77,7 +82,7 @@ def sync(db: Session, model: AiModel) -> None:
 def stop_all(model_id: uuid.UUID) -> None:
     """Stop every service of a model (deleted)."""
     target = deployer()
-    prefix = f"m-{model_id.hex[:20]}-"
+    prefix = _prefix(model_id)
     for service in target.services():
         if service.name.startswith(prefix):
             target.undeploy(service.name)
