@@ -12,9 +12,10 @@ import io
 import logging
 import select
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydicom import Dataset
 from sqlalchemy.orm import Session
@@ -29,9 +30,11 @@ from functions.common.dicom.ingest import Ingest
 from functions.common.dicom.validation import check_instance, parse_part10
 from functions.common.dicom.volumes import read_series
 from functions.common.platform import db
+from functions.common.platform.db import utcnow
 from functions.common.platform.errors import ApiError
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
+from model_builder.deploy import TIMEOUT_HEADER
 from model_builder.labels import Label
 from model_builder.manifest import parse_manifest
 from model_builder.outputs import Boxes, LabelVolume, Points, Scores
@@ -65,6 +68,16 @@ class _Beat:
     stage: str = "starting"
     progress: float = 0.0
     cancelled: bool = False
+    limit: float = 600.0  # the job's time limit, seconds from its claim
+    deadline: float = field(default_factory=lambda: float("inf"))  # time.monotonic() when the limit is reached
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage of this attempt, kept in the result
+    mark: float = field(default_factory=time.perf_counter)  # when the current stage began
+
+    def lap(self, name: str) -> None:
+        """The stage `name` ended now."""
+        now = time.perf_counter()
+        self.timings[name] = round(now - self.mark, 4)
+        self.mark = now
 
 
 def _to_dicom(job: InferenceJob, model: AiModel, row: ModelVersion, labels: list[Label], read,
@@ -112,10 +125,11 @@ class Executor:
         """Claim and run one job; False when the queue had none."""
         with db.session_scope() as session:
             job = jobs.claim(session, self.name, lease_seconds=self.lease_seconds)
-            job_id = job.id if job else None
+            job_id, queued_at, limit = (job.id, job.created_at, job.timeout_seconds) if job else (None, None, 0)
         if job_id is None:
             return False
-        beat = _Beat()
+        beat = _Beat(limit=float(limit), deadline=time.monotonic() + limit)
+        beat.timings["queue_wait"] = round(max(0.0, (utcnow() - queued_at).total_seconds()), 4)
         stop = threading.Event()
         thread = threading.Thread(target=self._heartbeat, args=(job_id, beat, stop), daemon=True,
                                   name=f"heartbeat-{job_id}")
@@ -134,6 +148,9 @@ class Executor:
                     if not jobs.heartbeat(session, job_id, self.name, lease_seconds=self.lease_seconds,
                                           stage=beat.stage, progress=beat.progress):
                         beat.cancelled = True
+                if beat.cancelled:  # the user sees it cancelled now; the model's answer, when it comes, is dropped
+                    self._end(job_id, lambda s, j: jobs.finish(s, j, JobStatus.CANCELLED, error="cancelled"))
+                    return
             except Exception:  # noqa: BLE001 - a missed beat is retried; the lease is three beats long
                 log.warning("heartbeat failed", extra={"job": str(job_id)})
 
@@ -164,6 +181,8 @@ class Executor:
     def _step(self, beat: _Beat, stage: str, progress: float) -> None:
         if beat.cancelled:
             raise Cancelled()
+        if time.monotonic() >= beat.deadline:
+            raise JobFailed(f"the job took longer than {beat.limit:g} s (its time limit)")
         beat.stage, beat.progress = stage, progress
 
     def _execute(self, job_id: uuid.UUID, beat: _Beat) -> dict:
@@ -178,13 +197,19 @@ class Executor:
             study = study_for(session, principal, job.study_uid, Action.READ, series_uid=job.series_uid)
             labels = list(parse_manifest(row.manifest).labels)
             # The attributes a task asks for are declared in its code, not its manifest: not sent yet (next step).
+            beat.lap("dispatch")
             read = read_series(session, study, job.series_uid)
             audit.record_once(session, "study_view", window=300.0, actor_id=user.id, client_ip=None,
                               target=f"study:{job.study_uid}", details={"what": "model input", "job": str(job.id)})
             session.expunge_all()
+        beat.lap("read")
         self._step(beat, "model", 0.3)
         body, headers = encode_request(read.volume)
+        headers[TIMEOUT_HEADER] = f"{max(0.001, beat.deadline - time.monotonic()):.3f}"  # the job's time left
         reply = services.deployer().infer(services.service_name(job.model_id, job.version), body, headers)
+        beat.lap("model")
+        if beat.cancelled:
+            raise Cancelled()
         if reply.status in RETRY_STATUSES:
             raise Retry(reply.reason())
         if reply.status != 200:
@@ -192,10 +217,12 @@ class Executor:
         outputs = decode_response(reply.body, reply.headers)
         self._step(beat, "storing", 0.8)
         built = _to_dicom(job, model, row, labels, read, outputs)
-        stored = self._store(principal, built, read.identity)
         summary = results.summary(labels, outputs, volume=read.volume)
+        beat.lap("build")
+        stored = self._store(principal, built, read.identity)
+        beat.lap("store")
         return {"kind": "seg" if any(ds.Modality == "SEG" for ds in built) else "sr",
-                "instances": stored, "summary": summary}
+                "instances": stored, "summary": summary, "timings": dict(beat.timings)}
 
     def _store(self, principal: Principal, built: list[Dataset], identity) -> list[dict]:
         stored = []

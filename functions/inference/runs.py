@@ -27,7 +27,8 @@ from functions.common.accounts.tables import User
 from functions.common.ai_models import jobs
 from functions.common.ai_models.jobs import InferenceJob
 from functions.common.ai_models.tables import AiModel, ModelVersion, VersionStatus
-from functions.common.dicom.index import Series
+from functions.common.dicom import removal
+from functions.common.dicom.index import Series, Study
 from functions.common.platform.errors import ApiError, Conflict, Forbidden, NotFound
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
@@ -72,7 +73,8 @@ def runnable_models(db: Session, principal: Principal, *, study_uid: str, series
     return {"items": items}
 
 
-def job_json(db: Session, job: InferenceJob) -> dict[str, Any]:
+def job_json(db: Session, job: InferenceJob, *, principal: Principal, study_owner: uuid.UUID) -> dict[str, Any]:
+    """A job as the caller sees it; `may_delete` says whether they may delete it (and its result)."""
     model = db.get(AiModel, job.model_id) if job.model_id else None
     user = db.get(User, job.user_id)
     return {"id": str(job.id), "model": {"id": str(job.model_id), "name": model.name} if model else None,
@@ -82,7 +84,7 @@ def job_json(db: Session, job: InferenceJob) -> dict[str, Any]:
             "created_at": job.created_at.isoformat() if job.created_at else None,
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-            "result": job.result or None}
+            "result": job.result or None, "may_delete": principal.user_id in (job.user_id, study_owner)}
 
 
 def start(db: Session, principal: Principal, *, model_id: uuid.UUID, study_uid: str, series_uid: str,
@@ -106,34 +108,52 @@ def start(db: Session, principal: Principal, *, model_id: uuid.UUID, study_uid: 
                           headers={"Retry-After": "10"}) from e
     audit.record(db, "inference_queued", actor_id=principal.user_id, client_ip=client_ip, target=f"study:{study_uid}",
                  details={"model": str(model.id), "version": version.version, "job": str(job.id)})
-    return job_json(db, job)
+    return job_json(db, job, principal=principal, study_owner=study.owner_id)
 
 
-def _job(db: Session, principal: Principal, job_id: uuid.UUID) -> InferenceJob:
+def _job(db: Session, principal: Principal, job_id: uuid.UUID) -> tuple[InferenceJob, Study]:
     job = db.get(InferenceJob, job_id)
     if job is None:
         raise NotFound("No such job.")
-    study_for(db, principal, job.study_uid, Action.READ)  # 404 like unknown if the study is not theirs to read
-    return job
+    study = study_for(db, principal, job.study_uid, Action.READ)  # 404 like unknown if not theirs to read
+    return job, study
 
 
 def get(db: Session, principal: Principal, job_id: uuid.UUID) -> dict[str, Any]:
-    return job_json(db, _job(db, principal, job_id))
+    job, study = _job(db, principal, job_id)
+    return job_json(db, job, principal=principal, study_owner=study.owner_id)
 
 
 def list_for_study(db: Session, principal: Principal, *, study_uid: str) -> dict[str, Any]:
-    study_for(db, principal, study_uid, Action.READ)
+    study = study_for(db, principal, study_uid, Action.READ)
     rows = db.scalars(select(InferenceJob).where(InferenceJob.study_uid == study_uid)
                       .order_by(InferenceJob.created_at.desc()).limit(200))
-    return {"items": [job_json(db, job) for job in rows]}
+    return {"items": [job_json(db, job, principal=principal, study_owner=study.owner_id) for job in rows]}
 
 
 def cancel(db: Session, principal: Principal, job_id: uuid.UUID) -> dict[str, Any]:
-    job = _job(db, principal, job_id)
+    job, study = _job(db, principal, job_id)
     if job.user_id != principal.user_id:
         raise Forbidden("Only the user who ran the job may cancel it.", code="not_job_owner")
     if job.status not in jobs.ACTIVE:
         raise Conflict(f"The job is {job.status} already.", code="job_finished")
     jobs.cancel(db, job)
-    return job_json(db, job)
+    return job_json(db, job, principal=principal, study_owner=study.owner_id)
 
+
+
+def delete(db: Session, principal: Principal, job_id: uuid.UUID, *, client_ip: str | None) -> None:
+    """Remove a finished job and its result from the study: for the study's owner and the user who ran it."""
+    job, study = _job(db, principal, job_id)
+    if principal.user_id not in (job.user_id, study.owner_id):
+        raise Forbidden("Only the study's owner or the user who ran the job may delete its result.",
+                        code="not_result_owner")
+    if job.status in jobs.ACTIVE:
+        raise Conflict(f"The job is {job.status}: cancel it first.", code="job_active")
+    series = {item["series_uid"] for item in (job.result or {}).get("instances", [])}
+    gone = removal.remove_series(db, study, series)
+    db.delete(job)
+    audit.record(db, "inference_result_deleted", actor_id=principal.user_id, client_ip=client_ip,
+                 target=f"study:{job.study_uid}", details={"job": str(job.id), "instances": len(gone.instances)})
+    db.commit()  # the index first: the archive's copies go only once nothing can serve them
+    removal.finish(db, gone)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functions.common.access.requirements import PATIENT_DATA
-from functions.common.http import ACCEPTED, Api, RequestContext, json_schema
+from functions.common.http import ACCEPTED, NO_CONTENT, Api, RequestContext, json_schema
 from functions.common.http.routes import UID_PATTERN
 from functions.common.platform.errors import ValidationFailed
 from functions.inference import runs
@@ -43,6 +43,12 @@ def jobs_of_study(ctx: RequestContext):
 @api.route(JOB, access=PATIENT_DATA, summary="One job")
 def job(ctx: RequestContext, job_id):
     return runs.get(ctx.db, ctx.principal, job_id)
+
+
+@api.route(JOB, ("DELETE",), access=PATIENT_DATA, answers=NO_CONTENT,
+           summary="Delete a job and its result from the study (study owner, the user who ran it)")
+def delete(ctx: RequestContext, job_id):
+    runs.delete(ctx.db, ctx.principal, job_id, client_ip=ctx.client_ip)
 
 
 @api.route(JOB + "/cancel", ("POST",), access=PATIENT_DATA, summary="Cancel a job I ran")

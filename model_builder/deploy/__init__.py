@@ -5,9 +5,18 @@
 """
 
 from .errors import DeployError, HostUnavailable, SandboxError, ServiceConflict, SpecError, UnknownService
-from .interfaces import Deployer, Failure, FailureKind, Limits, Reply, ServiceSpec, ServiceStatus
+from .interfaces import (
+    TIMEOUT_HEADER,
+    Deployer,
+    Failure,
+    FailureKind,
+    Limits,
+    Reply,
+    ServiceSpec,
+    ServiceStatus,
+)
 
 __all__ = [
-    "DeployError", "Deployer", "Failure", "FailureKind", "HostUnavailable", "Limits", "Reply", "SandboxError",
+    "TIMEOUT_HEADER", "DeployError", "Deployer", "Failure", "FailureKind", "HostUnavailable", "Limits", "Reply", "SandboxError",
     "ServiceConflict", "ServiceSpec", "ServiceStatus", "SpecError", "UnknownService",
 ]

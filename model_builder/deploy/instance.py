@@ -85,6 +85,7 @@ class Instance:
         self.process: subprocess.Popen[bytes] | None = None
         self.cgroup: InstanceCgroup | None = None
         self._expired = threading.Event()
+        self._request_seconds = spec.limits.request_seconds  # the wall clock of the request in flight
         self._stop_lock = threading.Lock()
 
     @property
@@ -167,18 +168,20 @@ class Instance:
         os.chown(run, 0, 0)
         os.chmod(run, 0o755)
 
-    def call(self, body: bytes, headers: dict[str, str]) -> tuple[Reply, Failure | None]:
-        """Forward one V2 infer request; on a failure the instance is stopped and the Reply says why."""
+    def call(self, body: bytes, headers: dict[str, str], *, timeout: float | None = None) -> tuple[Reply, Failure | None]:
+        """Forward one V2 infer request (within `timeout` seconds, if shorter than the service's limit); on a
+        failure the instance is stopped and the Reply says why."""
         limits = self.spec.limits
+        self._request_seconds = limits.request_seconds if timeout is None else min(limits.request_seconds, timeout)
         url = f"/v2/models/{self.spec.model_name}/versions/{self.spec.version}/infer"
         before = self._counters()
         self._expired.clear()
-        timer = threading.Timer(limits.request_seconds, self._expire)
+        timer = threading.Timer(self._request_seconds, self._expire)
         timer.daemon = True
         timer.start()
         try:
             status, reply_headers, data = uds.request(self.socket_path, "POST", url, body, headers,
-                                                      timeout=limits.request_seconds + EXIT_WAIT_SECONDS)
+                                                      timeout=self._request_seconds + EXIT_WAIT_SECONDS)
         except (OSError, http.client.HTTPException) as error:
             timer.cancel()
             logger.info("instance %s broke off a request: %s", self.name, type(error).__name__)
@@ -199,7 +202,7 @@ class Instance:
 
     def _expire(self) -> None:
         self._expired.set()
-        logger.warning("instance %s ran past %g s; killing it", self.name, self.spec.limits.request_seconds)
+        logger.warning("instance %s ran past %g s; killing it", self.name, self._request_seconds)
         self._kill()
 
     def _await_exit(self) -> None:
@@ -225,7 +228,7 @@ class Instance:
             message = f"the model tried to run more than {limits.pids} processes and threads (its limit)"
         elif kind is FailureKind.TIMEOUT:
             status = 504
-            message = f"the model took longer than {limits.request_seconds:g} s (its limit); it was stopped"
+            message = f"the model took longer than {self._request_seconds:g} s (its limit); it was stopped"
         elif kind is FailureKind.START:
             status = 502
             message = reason or f"the model failed to start ({diagnostics.exit_reason(returncode)})"

@@ -112,6 +112,19 @@ class ServiceSpec:
         return cls(**values)
 
 
+TIMEOUT_HEADER = "X-Request-Timeout"  # seconds a caller still waits: a request may shorten its service's limit
+
+
+def request_timeout(headers: dict[str, str]) -> float | None:
+    """The `X-Request-Timeout` of an infer request, in seconds (positive, finite), or None when absent or bad."""
+    value = next((v for k, v in headers.items() if k.lower() == TIMEOUT_HEADER.lower()), None)
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 < seconds < float("inf") else None
+
+
 @dataclass(frozen=True)
 class Reply:
     """The answer to one inference call: the runtime's own, or a V2-style error from the deployer."""
@@ -199,7 +212,8 @@ class Deployer(Protocol):
         """Register a service (nothing starts until its first request); the same spec again is a no-op."""
 
     def infer(self, name: str, body: bytes, headers: dict[str, str]) -> Reply:
-        """Forward one V2 inference request to an instance of `name`, starting one if needed."""
+        """Forward one V2 inference request to an instance of `name`, starting one if needed; an
+        `X-Request-Timeout: <seconds>` header shortens the service's own wall clock for this request."""
 
     def undeploy(self, name: str) -> None:
         """Stop every instance of `name` and forget it."""

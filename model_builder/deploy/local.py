@@ -16,7 +16,7 @@ from pathlib import Path
 from .cgroups import CgroupTree, Mechanism, detect
 from .errors import SandboxError, ServiceConflict, SpecError, UnknownService
 from .instance import Instance, State
-from .interfaces import Failure, FailureKind, Reply, ServiceSpec, ServiceStatus
+from .interfaces import TIMEOUT_HEADER, Failure, FailureKind, Reply, ServiceSpec, ServiceStatus, request_timeout
 from .sandbox import Account, SandboxConfig, check_host, readable_by
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,9 @@ class LocalDeployer:
                 if failure is not None:
                     self._release(service, instance, failure)
                     return Reply.error(failure.status, failure.detail)
-            reply, failure = instance.call(body, headers)
+            timeout = request_timeout(headers)
+            forwarded = {k: v for k, v in headers.items() if k.lower() != TIMEOUT_HEADER.lower()}
+            reply, failure = instance.call(body, forwarded, timeout=timeout)
         except BaseException:
             logger.exception("the deployer failed on a request to %s", name)
             self._release(service, instance, Failure(FailureKind.CRASH, 500, "internal error of the deployer",

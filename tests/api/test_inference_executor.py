@@ -16,7 +16,7 @@ import pytest
 from mcc_local.dicomgen import Patient, ct_series
 from sqlalchemy import update
 
-from functions.common.ai_models import jobs
+from functions.common.ai_models import jobs, services
 from functions.common.ai_models.jobs import InferenceJob
 from functions.common.dicom.volumes import volume_from_datasets
 from functions.common.platform import db
@@ -38,14 +38,44 @@ class Picky(Application):
 '''
 
 
+SLOW_ON_REAL_SERIES = '''
+import time
+
+from model_builder import Application, LabelVolume
+
+
+class Slow(Application):
+    def run(self, volume):
+        if volume.shape[0] > 24:  # quick on the smoke run's 24 slices, far too slow on the test's 32
+            time.sleep(300)
+        return LabelVolume((volume.array > 0).astype("uint8"))
+'''
+
+MISSHAPEN_ON_REAL_SERIES = '''
+import numpy as np
+
+from model_builder import Application, LabelVolume
+
+
+class Misshapen(Application):
+    def run(self, volume):
+        labels = (volume.array > 0).astype("uint8")
+        if volume.shape[0] > 24:  # right on the smoke run's series, half the slices on the test's
+            labels = labels[::2]
+        return LabelVolume(np.ascontiguousarray(labels))
+'''
+
+CODE = {"Picky": FAILS_ON_REAL_SERIES, "Slow": SLOW_ON_REAL_SERIES, "Misshapen": MISSHAPEN_ON_REAL_SERIES}
+
+
 @pytest.fixture(scope="module")
 def cast(factory):
     owner, doctor = factory.create("researcher"), factory.create("health_professional")
     models = {}
-    for name, files in (("Body mask", template_files()),
-                        ("Picky", template_files(entry_point="app:Picky", name="Picky"))):
-        if name == "Picky":
-            files["app.py"] = FAILS_ON_REAL_SERIES
+    for name, files in [("Body mask", template_files())] + [
+            (name, template_files(entry_point=f"app:{name}", name=name)) for name in CODE]:
+        if name in CODE:
+            files["app.py"] = CODE[name]
         model = create_model(owner.client, name=name)
         assert publish(owner.client, model["id"], files).status_code == 202
         assert wait_version(owner.client, model["id"], 1)["status"] == "ready"
@@ -82,6 +112,9 @@ def test_a_job_runs_end_to_end_and_its_seg_reads_back_through_the_gateway(cast):
     [stored] = job["result"]["instances"]
     assert stored["modality"] == "SEG" and job["result"]["kind"] == "seg"
     assert job["result"]["summary"]["segments"][0]["voxels"] > 0
+    timings = job["result"]["timings"]  # where the job's time went, for operators and the bench
+    assert set(timings) == {"queue_wait", "dispatch", "read", "model", "build", "store"}, timings
+    assert all(seconds >= 0 for seconds in timings.values()) and timings["model"] > 0 and timings["read"] > 0
     r = cast["doctor"].client.get(f"/dicom-web/studies/{cast['study']}/series/{stored['series_uid']}/instances/"
                                   f"{stored['sop_uid']}", headers={"Accept": 'multipart/related; type="application/dicom"'})
     assert r.status_code == 200, r.text[:300]
@@ -124,6 +157,67 @@ def test_a_model_that_fails_on_the_series_fails_the_job_with_its_reason(cast):
     job = _job(cast, job_id)
     assert job["status"] == "failed" and "only takes up to 24 slices" in job["error"], job
     assert job["result"] is None
+
+
+def _run_in_thread(executor: Executor):
+    import threading
+
+    thread = threading.Thread(target=executor.run_once, name=executor.name)
+    thread.start()
+    return thread
+
+
+def _wait_for(cast, job_id: str, statuses: set[str], timeout: float = 120.0, stage: str | None = None) -> dict:
+    """The job once its status is one of `statuses` (and its stage `stage`, if given)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (job := _job(cast, job_id))["status"] not in statuses or stage not in (None, job["stage"]):
+        assert time.monotonic() < deadline and job["status"] in statuses | {"queued", "running"}, job
+        time.sleep(0.1)
+    return job
+
+
+def test_a_job_past_its_time_limit_fails_and_its_model_is_stopped(cast):
+    job_id = _queue(cast, "Slow")
+    with db.session_scope() as session:  # the platform's limit is minutes; this job gets 10 s
+        session.execute(update(InferenceJob).where(InferenceJob.id == uuid.UUID(job_id)).values(timeout_seconds=10))
+    thread = _run_in_thread(Executor("executor-timeout"))
+    thread.join(120)
+    assert not thread.is_alive()
+    job = _job(cast, job_id)
+    assert job["status"] == "failed", job
+    assert "longer than" in job["error"] and "stopped" in job["error"], job["error"]
+    assert job["result"] is None
+    # the sandboxed instance was killed at the job's limit, not left sleeping for its 300 s
+    service = services.deployer().status(services.service_name(uuid.UUID(cast["models"]["Slow"]), 1))
+    assert service.busy == 0 and service.last_failure is not None, service
+    assert service.last_failure.kind.value == "timeout", service
+
+
+def test_an_output_that_does_not_fit_the_series_is_refused_with_the_reason(cast):
+    job_id = _queue(cast, "Misshapen")
+    assert Executor("executor-test").run_once()
+    job = _job(cast, job_id)
+    assert job["status"] == "failed", job
+    assert "(16, 64, 64)" in job["error"] and "(32, 64, 64)" in job["error"], job["error"]
+    assert job["result"] is None
+    assert not [s for s in _seg_instances(cast) if "Misshapen" in str(s)]
+
+
+def test_a_running_job_cancelled_ends_at_the_next_heartbeat_while_its_model_still_runs(cast):
+    job_id = _queue(cast, "Slow")
+    with db.session_scope() as session:
+        session.execute(update(InferenceJob).where(InferenceJob.id == uuid.UUID(job_id)).values(timeout_seconds=30))
+    thread = _run_in_thread(Executor("executor-cancel", lease_seconds=1.5))  # heartbeats every 0.5 s
+    _wait_for(cast, job_id, {"running"}, stage="model")  # the series read, the sandboxed model called
+    r = cast["doctor"].client.post(f"/api/inference/jobs/{job_id}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "running"  # asked; the executor ends it
+    job = _wait_for(cast, job_id, {"cancelled", "failed", "done"}, timeout=20)
+    assert job["status"] == "cancelled" and job["result"] is None, job
+    assert thread.is_alive()  # the user was not kept waiting for the model's answer
+    thread.join(120)
+    assert _job(cast, job_id)["status"] == "cancelled"  # the answer (a timeout here) changed nothing
 
 
 def test_a_cancelled_job_is_not_run(cast):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ logger = logging.getLogger(__name__)
 SLICES, SIZE = 32, 128
 SEGMENTED = range(SLICES // 2 - 6, SLICES // 2 + 6)  # the middle slices (by position in the series)
 COLOUR = (0, 255, 0)  # vivid green: neither the greyscale CT nor OHIF's blue interface
-FRAME_URL = re.compile(r"/viewer/viewer\?StudyInstanceUIDs=")
 
 # OHIF publishes its services before their React providers are wired: until then they throw.
 _IMAGE_SHOWN = """() => {
@@ -96,32 +94,35 @@ class ViewerPage:
     console: list[str]
 
 
-def _viewer_frame(page: Page, timeout: float) -> Frame:
-    deadline = time.monotonic() + timeout
-    while not (frame := next((f for f in page.frames if FRAME_URL.search(f.url)), None)):
-        assert time.monotonic() < deadline, f"the page framed no viewer: {[f.url for f in page.frames]}"
-        time.sleep(0.1)
+def _viewer_frame(page: Page) -> Frame:
+    """The frame of the page's viewer iframe, found by its element: a frame's URL can read '' for a while after it
+    has loaded (seen once on a busy CI machine), so it is not looked up by URL."""
+    frame = page.get_by_title("Image viewer").element_handle().content_frame()
+    assert frame is not None, "the viewer iframe has no frame"
     return frame
 
 
 def _open_viewer_page(page: Page, study_uid: str, console: list[str], attempts: int = 2) -> Frame:
     """Open the study's viewer page and wait for OHIF's image in its frame.
 
-    On this busy 2-core machine the in-process origin has dropped one of OHIF's lazy chunks now and then ("Loading
-    CSS chunk … failed"), which leaves OHIF without a viewport; one more load of the page is allowed for that, logged.
+    The first load of OHIF (its bundles, WebGL on SwiftShader) can take a minute or more on a busy 2-core machine.
+    The in-process origin has also dropped one of OHIF's lazy chunks now and then ("Loading CSS chunk … failed"),
+    which leaves OHIF without a viewport; one more load of the page is allowed for that, logged.
     """
     for attempt in range(1, attempts + 1):
         page.goto(f"/studies/{study_uid}/view")
         page.get_by_title("Image viewer").wait_for(state="visible")
+        frame = _viewer_frame(page)
         try:
-            frame = _viewer_frame(page, timeout=60)
-            frame.wait_for_function(_IMAGE_SHOWN, timeout=60_000)
-            return frame
+            frame.wait_for_function(_IMAGE_SHOWN, timeout=120_000)
         except Exception:
             errors = [line for line in console if line.startswith("error")][-3:]
             if attempt == attempts:
                 raise
-            logger.warning("the viewer showed no image (attempt %d); console errors: %s", attempt, errors)
+            logger.warning("the viewer showed no image (attempt %d, frame %r); console errors: %s",
+                           attempt, frame.url, errors)
+            continue
+        return frame
     raise AssertionError("unreachable")
 
 

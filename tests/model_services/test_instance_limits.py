@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from model_builder.deploy import FailureKind, Limits, SandboxError, ServiceSpec
+from model_builder import Volume
+from model_builder.deploy import TIMEOUT_HEADER, FailureKind, Limits, SandboxError, ServiceSpec
 from model_builder.deploy.cgroups import CGROUP_ROOT
-from model_builder.deploy.interfaces import MiB
+from model_builder.deploy.interfaces import MiB, request_timeout
 from model_builder.deploy.local import LocalDeployer
 from model_builder.deploy.sandbox import SandboxConfig
+from model_builder.runtime.codec import encode_request
 from tests.model_services.helpers import error_of, probe, runtime_processes
 
 
@@ -46,6 +49,21 @@ def test_endless_loop_is_stopped_at_the_request_limit(deployer: LocalDeployer, b
     assert probe(deployer, name, "sleep", seconds=0).status == 200
     [second] = runtime_processes(name)
     assert second != first
+
+
+def test_a_request_may_shorten_its_services_wall_clock(deployer: LocalDeployer, bundles_root: Path,
+                                                      healthy: Callable[[], None]) -> None:
+    name = deploy_probe(deployer, bundles_root, "hurried", request_seconds=600)
+    body, headers = encode_request(Volume(np.zeros((1, 4, 4), dtype=np.int16), modality="CT",
+                                          attributes={"attempt": "sleep", "args": {"seconds": 300}}))
+    reply = deployer.infer(name, body, {**headers, TIMEOUT_HEADER: "1.5"})  # what the job has left
+    assert reply.status == 504
+    assert error_of(reply) == "the model took longer than 1.5 s (its limit); it was stopped"
+    assert runtime_processes(name) == []
+    healthy()
+    for bad in ("soon", "-1", "inf", "nan"):  # a bad header is ignored: the service's own limit holds
+        assert request_timeout({TIMEOUT_HEADER: bad}) is None
+    assert probe(deployer, name, "sleep", seconds=0).status == 200
 
 
 def test_endless_allocation_is_stopped_by_the_memory_limit(deployer: LocalDeployer, bundles_root: Path,

@@ -21,12 +21,25 @@ export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 /** The executor's stage; the contract names these and may add others, shown as they come. */
 export type JobStage = 'queued' | 'starting' | 'reading' | 'model' | 'storing' | 'done' | (string & {});
 
-/** What a finished job stored in the study: a DICOM SEG (label volumes) or a Comprehensive 3D SR. */
-export interface JobResult {
-  kind: 'seg' | 'sr';
+/** One DICOM instance a job stored in the study. */
+export interface ResultInstance {
   series_uid: string;
   sop_uid: string;
+  modality: 'SEG' | 'SR' | (string & {});
+}
+
+/** What a finished job stored in the study: a DICOM SEG (label volumes) and/or a Comprehensive 3D SR. */
+export interface JobResult {
+  kind: 'seg' | 'sr';
+  instances: ResultInstance[];
   summary: Record<string, unknown>;
+  timings?: Record<string, number>;
+}
+
+/** The series the viewer shows for a result: its SEG when there is one, else its report. */
+export function resultSeries(result: JobResult): string | null {
+  const shown = result.instances.find((i) => i.modality === 'SEG') ?? result.instances[0];
+  return shown ? shown.series_uid : null;
 }
 
 export interface Job {
@@ -45,6 +58,8 @@ export interface Job {
   started_at: string | null;
   finished_at: string | null;
   result: JobResult | null;
+  /** Whether the caller may delete the job and its result (the study's owner, the user who ran it). */
+  may_delete: boolean;
 }
 
 /** Whether a job may still change (the panel polls while one is). */

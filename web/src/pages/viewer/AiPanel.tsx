@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ApiError } from '../../api';
-import { cancelJob, deleteJob, isActive, type Job, listJobs, listRunnableModels, type RunnableModel, startJob }
-  from '../../api/inference';
+import { cancelJob, deleteJob, isActive, type Job, listJobs, listRunnableModels, resultSeries, type RunnableModel,
+  startJob } from '../../api/inference';
 import { Alert } from '../../components/Alert';
 import { formatDateTime } from '../../lib/format';
 import { useAction } from '../../lib/useAction';
@@ -37,12 +37,14 @@ function problemText(error: ApiError): string {
   return error.detail || error.message;
 }
 
-function ModelList({ studyUid, seriesUid, onStarted }: { studyUid: string; seriesUid: string; onStarted: () => void }) {
+function ModelList({ studyUid, seriesUid, onStarted }: {
+  studyUid: string; seriesUid: string; onStarted: (job: Job) => void;
+}) {
   const models = useLoad(() => listRunnableModels(studyUid, seriesUid), [studyUid, seriesUid]);
   const action = useAction();
   const run = async (model: RunnableModel) => {
     const outcome = await action.run(() => startJob(model.model_id, studyUid, seriesUid));
-    if (outcome.ok) onStarted();
+    if (outcome.ok) onStarted(outcome.value);
   };
   if (models.loading && !models.data) return <p role="status">Loading models…</p>;
   if (models.error) return <Alert tone="error" title="Models could not be listed">{problemText(models.error)}</Alert>;
@@ -88,7 +90,7 @@ function JobItem({ job, mine, onChanged, onShow }: { job: Job; mine: boolean; on
           <button type="button" className="btn btn--primary btn--small" disabled={action.busy}
             onClick={onShow}>Show result</button>
         )}
-        {!isActive(job) && mine && (
+        {!isActive(job) && job.may_delete && (
           <button type="button" className="btn btn--danger btn--small" disabled={action.busy}
             onClick={() => void act(() => deleteJob(job.id))}>Delete</button>
         )}
@@ -113,17 +115,25 @@ export function AiPanel({ studyUid, seriesUid, showResult }: AiPanelProps) {
 
   // A job seen running that is now done shows its result at once: the user reloads nothing.
   const seenActive = useRef(new Set<string>());
+  // A job started here is followed from its start: one done before the next listing still shows its result.
+  const started = useCallback((job: Job) => {
+    seenActive.current.add(job.id);
+    jobs.reload();
+  }, [jobs.reload]);
   useEffect(() => {
     for (const job of items) {
       if (isActive(job)) seenActive.current.add(job.id);
-      else if (seenActive.current.delete(job.id) && job.status === 'done' && job.result) show(job.result.series_uid);
+      else if (seenActive.current.delete(job.id) && job.status === 'done' && job.result) {
+        const series = resultSeries(job.result);
+        if (series) show(series);
+      }
     }
   }, [items, show]);
 
   return (
     <aside className="ai-panel" aria-label="AI">
       <h2 className="section-title">Run a model</h2>
-      {seriesUid ? <ModelList studyUid={studyUid} seriesUid={seriesUid} onStarted={jobs.reload} />
+      {seriesUid ? <ModelList studyUid={studyUid} seriesUid={seriesUid} onStarted={started} />
         : <p role="status">Waiting for the viewer to show a series…</p>}
       <h2 className="section-title">Jobs and results</h2>
       {showError && <Alert tone="error" title="The result could not be shown">{showError}</Alert>}
@@ -133,7 +143,10 @@ export function AiPanel({ studyUid, seriesUid, showResult }: AiPanelProps) {
             <ul className="ai-panel__list" aria-label="Jobs">
               {items.map((job) => (
                 <JobItem key={job.id} job={job} mine={job.user.id === user.id} onChanged={jobs.reload}
-                  onShow={() => job.result && show(job.result.series_uid)} />
+                  onShow={() => {
+                  const series = job.result && resultSeries(job.result);
+                  if (series) show(series);
+                }} />
               ))}
             </ul>
           )}

@@ -21,10 +21,11 @@ const MODEL = { model_id: 'm1', name: 'CT heart', task: 'segmentation', modality
 const job = (id: string, change: Record<string, unknown> = {}) => ({
   id, model: { id: 'm1', name: 'CT heart' }, version: 3, digest: 'sha256', study_uid: STUDY, series_uid: SERIES, user: ADA,
   status: 'queued', stage: 'queued', progress: 0, error: null, created_at: '2026-01-01T10:00:00Z', started_at: null,
-  finished_at: null, result: null, ...change,
+  finished_at: null, result: null, may_delete: true, ...change,
 });
 const DONE = { status: 'done', stage: 'done', progress: 1, finished_at: '2026-01-01T10:01:00Z',
-  result: { kind: 'seg', series_uid: '9.9.9', sop_uid: '9.9.9.1', summary: {} } };
+  result: { kind: 'seg', summary: {}, instances: [
+    { series_uid: '9.9.8', sop_uid: '9.9.8.1', modality: 'SR' }, { series_uid: '9.9.9', sop_uid: '9.9.9.1', modality: 'SEG' }] } };
 
 function renderPanel(showResult = vi.fn(async () => undefined), seriesUid: string | null = SERIES) {
   renderAt(`/studies/${STUDY}/view`, {
@@ -72,7 +73,7 @@ describe('the AI panel', () => {
     server.on('GET', '/api/inference/jobs', () => ({ status: 200, json: { items: [
       job('j3', { status: 'queued' }),
       job('j2', { status: 'failed', error: 'the model took longer than 600 s', finished_at: '2026-01-01T10:05:00Z' }),
-      job('j1', { ...DONE, user: BOB }),
+      job('j1', { ...DONE, user: BOB, may_delete: false }),
     ] } }));
     server.on('POST', '/api/inference/jobs/j3/cancel', () => ({ status: 200, json: job('j3', { status: 'cancelled' }) }));
     server.on('DELETE', '/api/inference/jobs/j2', () => ({ status: 204 }));
@@ -83,7 +84,7 @@ describe('the AI panel', () => {
     expect(within(failed).getByTestId('job-status').textContent).toBe('Failed: the model took longer than 600 s');
     expect(within(queued).getByTestId('job-status').textContent).toBe('Queued');
     expect(done.textContent).toContain('for Bob');
-    expect(within(done).queryByRole('button', { name: 'Delete' })).toBeNull(); // Bob's result: the server decides, Ada may not
+    expect(within(done).queryByRole('button', { name: 'Delete' })).toBeNull(); // Bob's result on a study Ada does not own
     expect(within(queued).queryByRole('button', { name: 'Delete' })).toBeNull();
 
     fireEvent.click(within(done).getByRole('button', { name: 'Show result' }));
