@@ -25,6 +25,7 @@ from functions.common.accounts.tables import User
 from functions.common.ai_models import jobs, services
 from functions.common.ai_models.jobs import InferenceJob, JobStatus
 from functions.common.ai_models.tables import AiModel, ModelVersion
+from functions.common.ai_models.versions import declared_inputs, version_manifest
 from functions.common.dicom import originals, results
 from functions.common.dicom.ingest import Ingest
 from functions.common.dicom.validation import check_instance, parse_part10
@@ -34,13 +35,13 @@ from functions.common.platform.db import utcnow
 from functions.common.platform.errors import ApiError
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
-from model_builder.deploy import TIMEOUT_HEADER
+from model_builder.deploy import TIMEOUT_HEADER, DeployError
 from model_builder.labels import Label
-from model_builder.manifest import parse_manifest
 from model_builder.outputs import Boxes, LabelVolume, Points, Scores
 from model_builder.runtime.codec import decode_response, encode_request
 
 log = logging.getLogger(__name__)
+BEAT_SECONDS = 2.0  # a running job's lease renewed (and a cancel noticed) at least this often
 RETRY_STATUSES = {502, 503}  # the service could not start or was busy: the job goes back to the queue
 
 
@@ -142,7 +143,7 @@ class Executor:
         return True
 
     def _heartbeat(self, job_id: uuid.UUID, beat: _Beat, stop: threading.Event) -> None:
-        while not stop.wait(self.lease_seconds / 3):
+        while not stop.wait(min(self.lease_seconds / 3, BEAT_SECONDS)):
             try:
                 with db.session_scope() as session:
                     if not jobs.heartbeat(session, job_id, self.name, lease_seconds=self.lease_seconds,
@@ -178,12 +179,18 @@ class Executor:
         else:
             self._end(job_id, lambda s, j: jobs.finish(s, j, JobStatus.DONE, result=result))
 
-    def _step(self, beat: _Beat, stage: str, progress: float) -> None:
-        if beat.cancelled:
-            raise Cancelled()
+    def _step(self, job_id: uuid.UUID, beat: _Beat, stage: str, progress: float) -> None:
+        """Enter a stage: the job's row says so at once (the panel shows it), and a cancel or the time limit
+        stops the job here."""
         if time.monotonic() >= beat.deadline:
             raise JobFailed(f"the job took longer than {beat.limit:g} s (its time limit)")
         beat.stage, beat.progress = stage, progress
+        with db.session_scope() as session:
+            if not jobs.heartbeat(session, job_id, self.name, lease_seconds=self.lease_seconds, stage=stage,
+                                  progress=progress):
+                beat.cancelled = True
+        if beat.cancelled:
+            raise Cancelled()
 
     def _execute(self, job_id: uuid.UUID, beat: _Beat) -> dict:
         with db.session_scope() as session:
@@ -193,20 +200,23 @@ class Executor:
             if user is None or model is None or row is None or row.digest != job.digest:
                 raise JobFailed("the model version or the account is gone")
             principal = Principal.acting_for(user.id, role=user.role, status=user.status)
-            self._step(beat, "reading", 0.1)
+            self._step(job_id, beat, "reading", 0.1)
             study = study_for(session, principal, job.study_uid, Action.READ, series_uid=job.series_uid)
-            labels = list(parse_manifest(row.manifest).labels)
-            # The attributes a task asks for are declared in its code, not its manifest: not sent yet (next step).
+            labels = list(version_manifest(row).labels)
             beat.lap("dispatch")
-            read = read_series(session, study, job.series_uid)
+            # Only the DICOM attributes the version's tasks declared (found in its code when it was published).
+            read = read_series(session, study, job.series_uid, attributes=declared_inputs(row))
             audit.record_once(session, "study_view", window=300.0, actor_id=user.id, client_ip=None,
                               target=f"study:{job.study_uid}", details={"what": "model input", "job": str(job.id)})
             session.expunge_all()
         beat.lap("read")
-        self._step(beat, "model", 0.3)
+        self._step(job_id, beat, "model", 0.3)
         body, headers = encode_request(read.volume)
         headers[TIMEOUT_HEADER] = f"{max(0.001, beat.deadline - time.monotonic()):.3f}"  # the job's time left
-        reply = services.deployer().infer(services.service_name(job.model_id, job.version), body, headers)
+        try:
+            reply = services.deployer().infer(services.ensure(model, row), body, headers)
+        except DeployError as e:  # the model host away: the job waits in the queue for its next attempt
+            raise Retry(f"the model service is unavailable ({type(e).__name__}); trying again") from e
         beat.lap("model")
         if beat.cancelled:
             raise Cancelled()
@@ -215,7 +225,7 @@ class Executor:
         if reply.status != 200:
             raise JobFailed(reply.reason())
         outputs = decode_response(reply.body, reply.headers)
-        self._step(beat, "storing", 0.8)
+        self._step(job_id, beat, "storing", 0.8)
         built = _to_dicom(job, model, row, labels, read, outputs)
         summary = results.summary(labels, outputs, volume=read.volume)
         beat.lap("build")

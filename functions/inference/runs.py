@@ -80,7 +80,7 @@ def job_json(db: Session, job: InferenceJob, *, principal: Principal, study_owne
     return {"id": str(job.id), "model": {"id": str(job.model_id), "name": model.name} if model else None,
             "version": job.version, "digest": job.digest, "study_uid": job.study_uid, "series_uid": job.series_uid,
             "user": person(user) if user else None, "status": job.status, "stage": job.stage,
-            "progress": job.progress, "error": job.error,
+            "progress": job.progress, "cancel_requested": job.cancel_requested, "error": job.error,
             "created_at": job.created_at.isoformat() if job.created_at else None,
             "started_at": job.started_at.isoformat() if job.started_at else None,
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,

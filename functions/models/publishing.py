@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from functions.common.access.policy import ModelAction
 from functions.common.ai_models.services import bundle_dir
 from functions.common.ai_models.tables import AiModel, ModelVersion, VersionStatus
-from functions.common.ai_models.versions import version_of
+from functions.common.ai_models.versions import stored_manifest, version_of
 from functions.common.platform.errors import ApiError, Conflict, ValidationFailed
 from functions.common.platform.storage import store
 from functions.common.security import audit
@@ -164,7 +164,8 @@ def store_version(db: Session, principal: Principal, model: AiModel, checked: Ch
     number = (db.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)) or 0) + 1
     row = ModelVersion(id=uuid.uuid4(), model_id=model.id, version=number, status=VersionStatus.VALIDATING,
                        stage="smoke", digest=bundle.digest, bundle_key=key, size=bundle.size, notes=notes,
-                       manifest=manifest.to_json(), files=files, problems=[], created_by=principal.user_id)
+                       manifest=stored_manifest(manifest, checked.inputs), files=files, problems=[],
+                       created_by=principal.user_id)
     db.add(row)
     audit.record(db, "model_version_published", actor_id=principal.user_id, client_ip=client_ip,
                  target=f"model:{model.id}", details={"version": number, "digest": bundle.digest})

@@ -1,6 +1,7 @@
-"""The smoke run: a stored version is started in its sandbox, given a synthetic series of its modality, and
-its output checked against its task. Then it is ready (and active, if the model had no active version) or
-failed with the reasons; a failed version keeps no bundle."""
+"""The smoke run: a stored version is started in its sandbox, given a synthetic series of its modality carrying
+the DICOM attributes its tasks declare (and only those, as inference sends them), and its output checked against
+its task. Then it is ready (and active, if the model had no active version) or failed with the reasons; a failed
+version keeps no bundle."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import uuid
 
 from functions.common.ai_models import services
 from functions.common.ai_models.tables import AiModel, ModelVersion, VersionStatus
+from functions.common.ai_models.versions import declared_inputs, version_manifest
 from functions.common.platform import db
 from functions.common.platform.db import utcnow
 from functions.common.platform.storage import store
 from functions.models.catalogue import apply_manifest
 from model_builder.deploy import DeployError
-from model_builder.manifest import parse_manifest
 from model_builder.runtime.codec import decode_response, encode_request
 from model_builder.validation import Problem
 from model_builder.validation.smoke import check_outputs, smoke_failure, synthetic_volume
@@ -31,8 +32,8 @@ def start(version_id: uuid.UUID) -> threading.Thread:
 
 
 def _try(row: ModelVersion, model: AiModel) -> list[Problem]:
-    manifest = parse_manifest(row.manifest)
-    volume = synthetic_volume(manifest.modality)
+    manifest = version_manifest(row)
+    volume = synthetic_volume(manifest.modality, inputs=declared_inputs(row))  # what inference will send, no more
     name = f"smoke-{row.id.hex[:20]}"
     deployer = services.deployer()
     deployer.deploy(services.spec_for(model, row, name=name, max_instances=1, idle_seconds=5))

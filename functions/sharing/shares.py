@@ -31,6 +31,7 @@ from functions.common.access.policy import (
 from functions.common.access.tables import MODEL_LEVELS, STUDY_LEVELS, Group, GroupMember, ModelShare, StudyShare
 from functions.common.accounts.people import person
 from functions.common.accounts.tables import User
+from functions.common.ai_models import services
 from functions.common.ai_models.tables import AiModel, ModelVersion
 from functions.common.ai_models.versions import version_of
 from functions.common.platform import mail
@@ -40,6 +41,7 @@ from functions.common.security import audit
 from functions.common.security.tokens import Principal
 from functions.sharing.groups import member_count
 from functions.sharing.people import ROLE_NAMES, active_user_by_email
+from model_builder.deploy import DeployError
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,14 @@ def _published_version(db: Session, model: AiModel) -> int | None:
     return db.scalar(select(ModelVersion.version).where(ModelVersion.model_id == model.id, ModelVersion.published))
 
 
+def _follow(db: Session, model: AiModel) -> None:
+    """The model's services follow its publication (the published version served, an unpublished one stopped)."""
+    try:
+        services.sync(db, model)
+    except DeployError:
+        pass  # logged by sync; the executor deploys a runnable version's service on its next job
+
+
 def publish(db: Session, principal: Principal, model_id: uuid.UUID, *, version: int, client_ip: str | None) -> dict:
     """Make one version runnable by every approved health professional (at most one per model)."""
     model = model_for(db, principal, model_id, ModelAction.PUBLISH)
@@ -215,6 +225,8 @@ def publish(db: Session, principal: Principal, model_id: uuid.UUID, *, version: 
     db.execute(update(ModelVersion).where(ModelVersion.model_id == model.id).values(published=False))
     db.flush()
     row.published = True
+    db.flush()
+    _follow(db, model)
     audit.record(db, "model_published", actor_id=principal.user_id, client_ip=client_ip,
                  target=f"model:{model.id}", details={"version": row.version})
     return {"published_version": row.version}
@@ -223,6 +235,7 @@ def publish(db: Session, principal: Principal, model_id: uuid.UUID, *, version: 
 def unpublish(db: Session, principal: Principal, model_id: uuid.UUID, *, client_ip: str | None) -> None:
     model = model_for(db, principal, model_id, ModelAction.PUBLISH)
     db.execute(update(ModelVersion).where(ModelVersion.model_id == model.id).values(published=False))
+    _follow(db, model)
     audit.record(db, "model_unpublished", actor_id=principal.user_id, client_ip=client_ip,
                  target=f"model:{model.id}")
 

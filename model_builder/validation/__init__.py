@@ -16,16 +16,18 @@ from ..manifest import Manifest
 from .bundle import DEFAULT_LIMITS, Bundle, assemble, open_archive, unpack
 from .problems import Problem, ValidationFailed
 from .smoke import check_outputs, smoke_failure, synthetic_volume
-from .static import check_bundle
+from .static import Analysis, analyse_bundle, check_bundle
 
 
 @dataclass(frozen=True)
 class Checked:
-    """A bundle that passed every check before running: its zip (and digest), unpacked root and manifest."""
+    """A bundle that passed every check before running: its zip (and digest), unpacked root, manifest, and the
+    DICOM keywords its tasks declare as inputs (sorted; the platform sends the model those attributes only)."""
 
     bundle: Bundle
     root: Path
     manifest: Manifest
+    inputs: tuple[str, ...] = ()
 
 
 def validate_static(bundle_root: Path) -> tuple[Manifest | None, list[Problem]]:
@@ -52,13 +54,14 @@ def validate_archive(path: Path, *, workdir: Path, limits: Limits = DEFAULT_LIMI
 
 def _checked(bundle: Bundle, workdir: Path) -> Checked:
     root = unpack(bundle, Path(tempfile.mkdtemp(prefix="bundle-", dir=workdir)))
-    manifest, problems = check_bundle(root)
-    if problems or manifest is None:
-        raise ValidationFailed(problems)
-    return Checked(bundle=bundle, root=root, manifest=manifest)
+    analysis = analyse_bundle(root)
+    if analysis.problems or analysis.manifest is None:
+        raise ValidationFailed(analysis.problems)
+    return Checked(bundle=bundle, root=root, manifest=analysis.manifest, inputs=analysis.inputs)
 
 
 __all__ = [
-    "Bundle", "Checked", "Problem", "ValidationFailed", "assemble", "check_bundle", "check_outputs", "open_archive",
-    "smoke_failure", "synthetic_volume", "unpack", "validate_archive", "validate_files", "validate_static",
+    "Analysis", "Bundle", "Checked", "Problem", "ValidationFailed", "analyse_bundle", "assemble", "check_bundle",
+    "check_outputs", "open_archive", "smoke_failure", "synthetic_volume", "unpack", "validate_archive",
+    "validate_files", "validate_static",
 ]

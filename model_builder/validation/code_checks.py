@@ -1,4 +1,5 @@
-"""Static checks of a bundle's code: the entry point's Application, every InferTask's declaration, Label calls.
+"""Static checks of a bundle's code: the entry point's Application, every InferTask's declaration (type, labels,
+the DICOM attributes it needs), Label calls.
 
 Only what is statically visible is judged: a value computed at run time is not a problem here (the smoke
 run sees it), a literal that cannot work is, at its file and line.
@@ -7,12 +8,14 @@ run sees it), a literal that cannot work is, at its file and line.
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Callable, Iterator
 
 from ..application import Application
 from ..labels import InferType, Label
 from ..manifest import LABEL_NAME
 from ..task import InferTask
+from .dicom_keywords import keyword_problem
 from .problems import Problem
 from .pysource import SDK_MODULES, LocalClass, Module, ModuleRef, Resolver, SdkObject
 
@@ -177,6 +180,82 @@ def _name_argument(call: ast.Call) -> ast.expr | None:
     if call.args:
         return call.args[0]
     return next((k.value for k in call.keywords if k.arg == "name"), None)
+
+
+def task_inputs(resolver: Resolver) -> tuple[tuple[str, ...], list[Problem]]:
+    """The DICOM keywords the bundle's InferTasks declare as `inputs` (sorted, once each), and every declaration
+    that is not a literal of known, plain-valued keywords: the platform sends a model only what it declared."""
+    found: dict[int, tuple[Module, ast.AST, str]] = {}  # by node: a shared base's declaration is judged once
+    tasks = [cls for cls in resolver.classes() if resolver.is_subclass(cls, InferTask)]
+    for cls in tasks:
+        for current in resolver.lineage(cls):
+            for value, what in _input_declarations(current):
+                found.setdefault(id(value), (current.module, value, what))
+    for module in resolver.modules.values():
+        for call in _calls(module.tree):
+            ref = resolver.resolve(module, call.func)
+            if isinstance(ref, LocalClass) and resolver.is_subclass(ref, InferTask):
+                for keyword in call.keywords:
+                    if keyword.arg == "inputs":
+                        found.setdefault(id(keyword.value), (module, keyword.value, f"inputs= of {ref.name}(...)"))
+    keywords: set[str] = set()
+    problems: list[Problem] = []
+    for module, value, what in sorted(found.values(), key=lambda f: (f[0].file, getattr(f[1], "lineno", 0),
+                                                                     getattr(f[1], "col_offset", 0))):
+        keywords.update(_keywords(resolver, module, value, what, problems))
+    return tuple(sorted(keywords)), problems
+
+
+def _input_declarations(cls: LocalClass) -> Iterator[tuple[ast.AST, str]]:
+    """Where a task class sets `inputs`: its class attribute, `self.inputs = ...`, `super().__init__(inputs=...)`;
+    a method or property named inputs, or `self.inputs += ...`, is yielded as itself (computed at run time)."""
+    what = f"{cls.name}.inputs"
+    for statement in cls.node.body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.name == "inputs":
+            yield statement, what
+        elif _binds(statement, "inputs"):
+            yield statement.value, what  # type: ignore[attr-defined]
+    for node in ast.walk(cls.node):
+        if isinstance(node, ast.AugAssign) and _is_inputs_attribute(node.target):
+            yield node, what
+        elif isinstance(node, ast.Assign) and any(_is_inputs_attribute(t) for t in node.targets):
+            yield node.value, what
+        elif isinstance(node, ast.AnnAssign) and _is_inputs_attribute(node.target) and node.value is not None:
+            yield node.value, what
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__":
+            yield from ((k.value, what) for k in node.keywords if k.arg == "inputs")
+
+
+def _is_inputs_attribute(target: ast.expr) -> bool:
+    return isinstance(target, ast.Attribute) and target.attr == "inputs"
+
+
+def _keywords(resolver: Resolver, module: Module, value: ast.AST, what: str, problems: list[Problem]) -> list[str]:
+    """The keywords of one declaration (through module-level constants), each wrong one a problem at its line."""
+    literal = 'write the DICOM keywords as a literal tuple, e.g. `inputs = ("PatientAge",)`'
+    if isinstance(value, ast.expr):
+        module, value = resolver.assigned(module, value)
+    if isinstance(value, ast.Constant):
+        fix = f"write `inputs = ({json.dumps(value.value)},)` (mind the comma)" if isinstance(value.value, str) \
+            else literal
+        problems.append(_at(module.file, value, f"{what} must be a tuple of DICOM keywords, not {value.value!r}:"
+                            f" {fix}"))
+        return []
+    if not isinstance(value, (ast.Tuple, ast.List)):
+        problems.append(_at(module.file, value, f"{what} is computed at run time: {literal}, so the platform knows"
+                            " which attributes to send"))
+        return []
+    keywords = []
+    for element in value.elts:
+        _, item = resolver.assigned(module, element)
+        if not (isinstance(item, ast.Constant) and isinstance(item.value, str)):
+            shown = repr(item.value) if isinstance(item, ast.Constant) else ast.unparse(element)
+            problems.append(_at(module.file, element, f"{what} holds {shown}, not a DICOM keyword: {literal}"))
+        elif (message := keyword_problem(item.value)) is not None:
+            problems.append(_at(module.file, element, f"{what}: {message}"))
+        else:
+            keywords.append(item.value)
+    return keywords
 
 
 def label_call_problems(resolver: Resolver) -> list[Problem]:

@@ -1,14 +1,15 @@
 """The smoke run's inputs and verdicts: a plausible synthetic series, output checks, a failure at the model's line.
 
-The platform runs a new version once on `synthetic_volume(manifest.modality)` before it becomes a version;
-`check_outputs` judges what `run()` returned and `smoke_failure` turns a crash into the researcher's file and
-line from the traceback the sandboxed runtime wrote (the bundle is mounted at /bundle there).
+The platform runs a new version once on `synthetic_volume(manifest.modality, inputs=...)` (with the attributes
+its tasks declare, and only those) before it becomes a version; `check_outputs` judges what `run()` returned and
+`smoke_failure` turns a crash into the researcher's file and line from the traceback the sandboxed runtime wrote
+(the bundle is mounted at /bundle there).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..manifest import MODALITY, Manifest
 from ..outputs import Output
 from ..task import OUTPUT_KINDS
 from ..volume import Volume
+from .dicom_keywords import placeholder
 from .problems import Problem
 
 BUNDLE_ROOT = "/bundle"
@@ -30,9 +32,12 @@ _FILE_LINE = re.compile(r"(?P<file>[A-Za-z0-9_./-]+\.py):(?P<line>\d+)")
 
 
 def synthetic_volume(modality: str, *, shape: tuple[int, int, int] = (24, 64, 64), seed: int = 0,
-                     attributes: Mapping[str, Any] | None = None) -> Volume:
+                     attributes: Mapping[str, Any] | None = None, inputs: Iterable[str] | None = None) -> Volume:
     """A plausible series of `modality` (CT in HU with air, body, lungs and bone; MR; PT/NM uptake; else 12-bit)
-    on an axial grid with anisotropic spacing and an off-centre origin; `attributes` extend the usual ones."""
+    on an axial grid with anisotropic spacing and an off-centre origin; `attributes` extend the usual ones.
+
+    With `inputs` (the keywords a version's tasks declare), it carries those attributes only, as the platform
+    sends them: the usual value where there is one, else a placeholder of the keyword's VR (`attributes` win)."""
     if not isinstance(modality, str) or not MODALITY.match(modality):
         raise InputError("modality", f"{modality!r} is not a DICOM modality code such as 'CT' or 'MR'")
     if len(shape) != 3 or min(shape) < 1:
@@ -61,6 +66,8 @@ def synthetic_volume(modality: str, *, shape: tuple[int, int, int] = (24, 64, 64
                              "Manufacturer": "MedCloudCare synthetic"}
     usual.update({"CT": {"KVP": 120.0, "ConvolutionKernel": "STANDARD"},
                   "MR": {"MagneticFieldStrength": 1.5, "RepetitionTime": 500.0, "EchoTime": 15.0}}.get(modality, {}))
+    if inputs is not None:
+        usual = {keyword: usual[keyword] if keyword in usual else placeholder(keyword) for keyword in inputs}
     return Volume(array.astype(np.float32), spacing=spacing, origin=origin, direction=_AXIAL,
                   attributes={**usual, **(attributes or {})}, modality=modality)
 

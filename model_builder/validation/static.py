@@ -1,4 +1,5 @@
-"""Static validation of an unpacked bundle: manifest, code, entry point, task declarations and pinned requirements.
+"""Static validation of an unpacked bundle: manifest, code, entry point, task declarations (with the DICOM
+attributes they need) and pinned requirements.
 
 Nothing of the bundle is imported or executed: JSON is parsed, Python is read with `ast`. Every problem is
 reported at once, at the file and line the researcher edits: a manifest problem at the line of its key in
@@ -17,7 +18,7 @@ from ..labels import InferType
 from ..manifest import ENTRY_POINT, REQUIREMENT, Manifest, parse_manifest
 from ..monai_bundle import ENTRY_POINT as MONAI_ENTRY_POINT
 from ..monai_bundle import manifest_from_monai
-from .code_checks import Locate, agreement_problems, entry_problems, label_call_problems, task_types
+from .code_checks import Locate, agreement_problems, entry_problems, label_call_problems, task_inputs, task_types
 from .jsonpos import JsonPositions
 from .problems import Problem
 from .pysource import Resolver, parse_modules
@@ -53,8 +54,24 @@ class _Declared:
     requirements: list[tuple[str, str]] = field(default_factory=list)  # (requirement, JSON path)
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """What reading a bundle found: its manifest (None if invalid), every static problem (valid if none), and the
+    DICOM keywords its tasks declare as inputs (sorted)."""
+
+    manifest: Manifest | None
+    problems: list[Problem]
+    inputs: tuple[str, ...] = ()
+
+
 def check_bundle(root: Path) -> tuple[Manifest | None, list[Problem]]:
     """The bundle's manifest (None if it is invalid) and every static problem; the bundle is valid if none."""
+    analysis = analyse_bundle(root)
+    return analysis.manifest, analysis.problems
+
+
+def analyse_bundle(root: Path) -> Analysis:
+    """The manifest, every static problem and the declared inputs of an unpacked bundle (nothing of it runs)."""
     root = Path(root)
     modules, syntax = parse_modules(root)
     resolver = Resolver(modules)
@@ -66,7 +83,8 @@ def check_bundle(root: Path) -> tuple[Manifest | None, list[Problem]]:
         declared = _Declared(locate=lambda path: (MANIFEST, None, None), problems=[_no_manifest(root)])
     problems = [*declared.problems, *syntax]
     types, task_problems = task_types(resolver)
-    problems += task_problems + label_call_problems(resolver)
+    inputs, input_problems = task_inputs(resolver)
+    problems += task_problems + input_problems + label_call_problems(resolver)
     if declared.entry_point:
         problems += entry_problems(resolver, declared.entry_point, declared.locate, {p.file for p in syntax})
         if declared.task is not None:
@@ -74,7 +92,7 @@ def check_bundle(root: Path) -> tuple[Manifest | None, list[Problem]]:
     for requirement, path in declared.requirements:
         if (message := requirement_problem(requirement)) is not None:
             problems.append(Problem("static", *declared.locate(path), message))
-    return declared.manifest, list(dict.fromkeys(problems))
+    return Analysis(declared.manifest, list(dict.fromkeys(problems)), inputs)
 
 
 def _read_json(root: Path, name: str) -> tuple[Any, JsonPositions | None, list[Problem]]:

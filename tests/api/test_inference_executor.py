@@ -65,7 +65,35 @@ class Misshapen(Application):
         return LabelVolume(np.ascontiguousarray(labels))
 '''
 
-CODE = {"Picky": FAILS_ON_REAL_SERIES, "Slow": SLOW_ON_REAL_SERIES, "Misshapen": MISSHAPEN_ON_REAL_SERIES}
+TELLS_WHAT_IT_GOT = '''
+from model_builder import Application, Code, InferTask, InferType, Label, LabelVolume
+
+
+class Curious(InferTask):
+    type = InferType.PROCESSING
+    labels = (Label("Body", Code("38266002", "SCT", "Entire body")),)
+    modality = "CT"
+    inputs = ("PatientSex", "StudyDate")
+
+    def infer(self, data):
+        return data > 0
+
+    def post(self, result, volume):
+        if volume.shape[0] > 24:  # on the test's series: say what arrived with the volume
+            raise RuntimeError(f"attributes received: {sorted(volume.attributes.items())}")
+        return LabelVolume(result.astype("uint8"))
+
+
+class Told(Application):
+    def __init__(self, bundle_dir="."):
+        super().__init__(bundle_dir)
+        self.task = Curious()
+
+    def run(self, volume):
+        return self.task(volume)
+'''
+
+CODE = {"Told": TELLS_WHAT_IT_GOT, "Picky": FAILS_ON_REAL_SERIES, "Slow": SLOW_ON_REAL_SERIES, "Misshapen": MISSHAPEN_ON_REAL_SERIES}
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +112,8 @@ def cast(factory):
     series = ct_series(Patient(name="AI^EXEC", patient_id=f"AI-{uuid.uuid4().hex[:8]}"), slices=32, rows=64,
                        columns=64)
     assert stow(doctor.client, series).status_code == 200
-    return {"doctor": doctor, "models": models, "series": series, "study": str(series[0].StudyInstanceUID),
+    return {"owner": owner, "doctor": doctor, "models": models, "series": series,
+            "study": str(series[0].StudyInstanceUID),
             "series_uid": str(series[0].SeriesInstanceUID)}
 
 
@@ -131,6 +160,49 @@ def test_a_job_runs_end_to_end_and_its_seg_reads_back_through_the_gateway(cast):
     order = sorted(cast["series"], key=lambda ds: float(ds.ImagePositionPatient[2]))  # axial: the volume's order
     pixels = seg.get_pixels_by_source_instance([str(ds.SOPInstanceUID) for ds in order], combine_segments=True)
     assert np.array_equal(np.asarray(pixels), expected.array)
+
+
+def _seg_of(cast, stored: dict) -> hd.seg.Segmentation:
+    r = cast["doctor"].client.get(f"/dicom-web/studies/{cast['study']}/series/{stored['series_uid']}/instances/"
+                                  f"{stored['sop_uid']}", headers={"Accept": 'multipart/related; type="application/dicom"'})
+    assert r.status_code == 200, r.text[:300]
+    return hd.seg.segread(io.BytesIO(r.content[r.content.index(b"DICM") - 128:]))
+
+
+def test_results_of_two_versions_stand_side_by_side_each_naming_its_version(cast):
+    owner, model = cast["owner"], cast["models"]["Body mask"]
+    first = _job(cast, _queue(cast, "Body mask"))
+    assert Executor("executor-test").run_once()
+    files = template_files()
+    files["README.md"] = "Version 2: the same mask, a new bundle."
+    assert publish(owner.client, model, files).status_code == 202
+    assert wait_version(owner.client, model, 2)["status"] == "ready"
+    assert owner.client.put(f"/api/shares/models/{model}/publication", json={"version": 2}).status_code == 200
+    # the published version is served at once (the active one, v1, stays for the owner)
+    names = {s.name for s in services.deployer().services()}
+    assert {services.service_name(uuid.UUID(model), n) for n in (1, 2)} <= names, names
+    second = _job(cast, _queue(cast, "Body mask"))
+    assert Executor("executor-test").run_once()
+    first, second = _job(cast, first["id"]), _job(cast, second["id"])
+    assert (first["version"], second["version"]) == (1, 2) and first["digest"] != second["digest"]
+    assert first["series_uid"] == second["series_uid"] == cast["series_uid"]
+    series = {s["0020000E"]["Value"][0] for s in _seg_instances(cast)}
+    for job in (first, second):
+        stored = job["result"]["instances"][0]
+        assert stored["series_uid"] in series
+        [algorithm] = _seg_of(cast, stored).SegmentSequence[0].SegmentationAlgorithmIdentificationSequence
+        assert algorithm.AlgorithmVersion == str(job["version"])
+        assert algorithm.AlgorithmParameters == f"bundle sha256={job['digest']}"
+
+
+def test_a_service_the_model_host_lost_is_deployed_again_by_the_next_job(cast):
+    name = services.service_name(uuid.UUID(cast["models"]["Picky"]), 1)
+    services.deployer().undeploy(name)  # as after a restart of the model host, which keeps nothing
+    assert name not in {s.name for s in services.deployer().services()}
+    job_id = _queue(cast, "Picky")
+    assert Executor("executor-test").run_once()
+    job = _job(cast, job_id)
+    assert job["status"] == "failed" and "only takes up to 24 slices" in job["error"], job  # the model itself ran
 
 
 def test_a_job_run_again_after_its_executor_died_stores_one_result(cast):
@@ -218,6 +290,28 @@ def test_a_running_job_cancelled_ends_at_the_next_heartbeat_while_its_model_stil
     assert thread.is_alive()  # the user was not kept waiting for the model's answer
     thread.join(120)
     assert _job(cast, job_id)["status"] == "cancelled"  # the answer (a timeout here) changed nothing
+
+
+def test_a_model_gets_the_attributes_its_task_declared_from_the_archive_and_no_others(cast):
+    job_id = _queue(cast, "Told")
+    assert Executor("executor-test").run_once()
+    job = _job(cast, job_id)
+    assert job["status"] == "failed", job
+    original = cast["series"][0]
+    expected = [("PatientSex", str(original.PatientSex)), ("StudyDate", str(original.StudyDate))]
+    assert f"attributes received: {expected}" in job["error"], job["error"]
+
+
+def test_a_job_cancelled_between_its_steps_stores_nothing(cast):
+    job_id = _queue(cast, "Body mask")
+    with db.session_scope() as session:
+        assert str(jobs.claim(session, "executor-steps", lease_seconds=60).id) == job_id
+    cast["doctor"].client.post(f"/api/inference/jobs/{job_id}/cancel")  # before the executor's first step
+    before = len(_seg_instances(cast))
+    Executor("executor-steps")._run(uuid.UUID(job_id), _Beat())
+    job = _job(cast, job_id)
+    assert job["status"] == "cancelled" and job["result"] is None and job["cancel_requested"], job
+    assert len(_seg_instances(cast)) == before
 
 
 def test_a_cancelled_job_is_not_run(cast):

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from functions.common.ai_models import services
 from functions.common.ai_models.tables import ModelUpload, ModelVersion
+from functions.common.ai_models.versions import declared_inputs, version_manifest
 from functions.common.platform import db
 from functions.common.platform.config import get_settings
 from functions.common.platform.storage import store
@@ -32,6 +33,37 @@ class Broken(Application):
         values = np.zeros(3)
         return values[7]
 '''
+
+WEIGHED = '''
+import numpy as np
+from model_builder import Application, InferTask, InferType, Label, LabelVolume
+
+
+class Weighed(InferTask):
+    type = InferType.PROCESSING
+    labels = (Label("Body"),)
+    modality = "CT"
+    inputs = ("PatientWeight", "StudyDate")
+
+    def infer(self, data):
+        return data > -300
+
+    def post(self, result, volume):
+        weight, date = volume.attributes["PatientWeight"], volume.attributes["StudyDate"]
+        if not (isinstance(weight, float) and weight > 0 and len(date) == 8):
+            raise ValueError("implausible attributes")
+        return LabelVolume(result.astype(np.uint8))
+
+
+class WeighedApplication(Application):
+    def __init__(self, bundle_dir="."):
+        super().__init__(bundle_dir)
+        self.task = Weighed()
+
+    def run(self, volume):
+        return self.task(volume)
+'''
+READS_UNDECLARED = '''        if volume.attributes["PatientSex"] == "X":'''
 
 
 def _versions(model_id: str) -> int:
@@ -173,6 +205,48 @@ def test_a_bundle_with_errors_reports_each_at_its_file_and_line_and_stores_nothi
     assert r.status_code == 202, r.text
 
 
+def _weighed(body: str = WEIGHED) -> dict[str, str]:
+    files = template_files(entry_point="app:WeighedApplication", labels=[{"name": "Body"}])
+    files["app.py"] = body
+    return files
+
+
+def test_the_attributes_a_task_declares_are_stored_with_its_version_and_given_to_its_smoke_run(researcher):
+    model = create_model(researcher.client)
+    assert publish(researcher.client, model["id"], _weighed()).status_code == 202
+    version = wait_version(researcher.client, model["id"], 1)
+    assert version["status"] == "ready", version["problems"]
+    assert version["manifest"]["inputs"] == ["PatientWeight", "StudyDate"]
+    with db.session_scope() as session:
+        row = session.scalar(select(ModelVersion).where(ModelVersion.model_id == uuid.UUID(model["id"])))
+        assert declared_inputs(row) == ("PatientWeight", "StudyDate")  # what the executor reads and sends
+        assert version_manifest(row).entry_point == "app:WeighedApplication"
+
+
+def test_a_model_reading_an_attribute_it_did_not_declare_fails_its_smoke_run_at_that_line(researcher):
+    """The smoke run sends what inference will: the declared attributes and nothing else."""
+    body = WEIGHED.replace("        return LabelVolume(", READS_UNDECLARED + "\n            pass\n"
+                           "        return LabelVolume(")
+    model = create_model(researcher.client)
+    assert publish(researcher.client, model["id"], _weighed(body)).status_code == 202
+    version = wait_version(researcher.client, model["id"], 1)
+    assert version["status"] == "failed"
+    line = body.splitlines().index(READS_UNDECLARED) + 1
+    assert any(p["file"] == "app.py" and p["line"] == line and "PatientSex" in p["message"]
+               for p in version["problems"]), version["problems"]
+
+
+def test_a_misspelt_or_bulk_input_is_refused_at_its_line_before_anything_is_stored(researcher):
+    model = create_model(researcher.client)
+    body = WEIGHED.replace('inputs = ("PatientWeight", "StudyDate")', 'inputs = ("PatientWieght", "PixelData")')
+    problem = assert_problem(publish(researcher.client, model["id"], _weighed(body)), 422, "invalid_bundle")
+    line = body.splitlines().index('    inputs = ("PatientWieght", "PixelData")') + 1
+    assert [(p["stage"], p["file"], p["line"]) for p in problem["problems"]] == [("static", "app.py", line)] * 2
+    assert "did you mean 'PatientWeight'?" in problem["problems"][0]["message"]
+    assert "bulk data" in problem["problems"][1]["message"]
+    assert _versions(model["id"]) == 0
+
+
 def test_archive_problems_are_refused_before_anything_is_stored(researcher, tmp_path):
     import io
     import zipfile
@@ -289,6 +363,7 @@ def test_the_monai_templates_run_in_the_sandbox_with_uploaded_weights(researcher
     version = wait_version(researcher.client, model["id"], 1)
     assert version["status"] == "ready", [p["message"] for p in version["problems"]]
     assert {"app.py", "manifest.json", "models/model.pt"} <= {f["path"] for f in version["files"]}
+    assert version["manifest"].get("inputs", []) == {"classification": ["PatientAge"]}.get(template, [])
 
 
 def test_weights_are_reused_from_an_earlier_version_without_uploading_them_again(researcher):

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import pyotp
 import requests
 from mcc_local.smtp_sink import SmtpSink
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 STRONG_PASSWORD = "Velvet-otter-climbs-27-glaciers"
 # The session's cookies as a browser holds them on the HTTPS origin (MCC_COOKIE_SECURE, the default).
@@ -20,6 +22,10 @@ CSRF_COOKIE = "__Host-mcc_csrf"
 REFRESH_COOKIE = "mcc_refresh"
 SESSION_COOKIES = (ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE)
 _addresses = itertools.count(1)
+# What a browser does when a kept-alive connection was closed by the server as it was reused (gunicorn closes
+# idle ones after 2 s): a safe request is sent again on a new connection. Statuses are never retried here.
+_RETRY = Retry(total=3, connect=3, read=2, status=0, other=0, allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+               backoff_factor=0.1, raise_on_status=False, respect_retry_after_header=False)
 
 
 def documentation_address() -> str:
@@ -40,6 +46,8 @@ class ApiClient(requests.Session):
         self.headers["X-Forwarded-For"] = self.address
         self.headers["User-Agent"] = "Mozilla/5.0 (X11; Linux x86_64) Chrome/156.0 Safari/537.36"
         self.bearer: str | None = None
+        self.mount("https://", HTTPAdapter(max_retries=_RETRY))
+        self.mount("http://", HTTPAdapter(max_retries=_RETRY))
 
     def request(self, method: str, url: str, *args, **kwargs) -> requests.Response:  # type: ignore[override]
         if url.startswith("/"):

@@ -62,6 +62,14 @@ def wanted(db: Session, model: AiModel) -> dict[str, ModelVersion]:
     return {service_name(model.id, row.version): row for row in rows}
 
 
+def ensure(model: AiModel, row: ModelVersion) -> str:
+    """The service of a runnable version, deployed if the deployer lost it (a restarted model host keeps nothing;
+    deploying the same spec again changes nothing); its name."""
+    spec = spec_for(model, row)
+    deployer().deploy(spec)
+    return spec.name
+
+
 def sync(db: Session, model: AiModel) -> None:
     """Make the deployer run exactly the wanted services of this model (deploying is cheap: scaled to zero)."""
     target = deployer()

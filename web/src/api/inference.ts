@@ -53,6 +53,8 @@ export interface Job {
   status: JobStatus;
   stage: JobStage;
   progress: number;
+  /** The user asked to cancel a running job; its executor ends it at its next step or heartbeat. */
+  cancel_requested: boolean;
   error: string | null;
   created_at: string;
   started_at: string | null;

@@ -1,4 +1,5 @@
-"""The smoke run's input is a plausible series of the declared modality; its outputs and crashes are judged."""
+"""The smoke run's input is a plausible series of the declared modality, with the attributes its tasks declare;
+its outputs and crashes are judged."""
 
 from __future__ import annotations
 
@@ -44,6 +45,41 @@ def test_synthetic_volumes_are_reproducible_by_seed_and_take_attributes_and_shap
     small = synthetic_volume("MR", shape=(3, 16, 20), attributes={"PatientAge": "030Y", "EchoTime": 90.0})
     assert small.shape == (3, 16, 20) and small.attributes["PatientAge"] == "030Y"
     assert small.attributes["EchoTime"] == 90.0 and small.attributes["MagneticFieldStrength"] == 1.5
+
+
+def test_with_declared_inputs_the_synthetic_series_carries_those_attributes_only():
+    volume = synthetic_volume("CT", shape=(2, 8, 8), inputs=("PatientWeight", "StudyDate", "PixelSpacing", "KVP"))
+    assert volume.attributes == {"PatientWeight": 70.0, "StudyDate": "20240101", "PixelSpacing": [1.0, 1.0],
+                                 "KVP": 120.0}  # the usual values where there are some, placeholders otherwise
+    assert synthetic_volume("CT", shape=(2, 8, 8), inputs=()).attributes == {}
+    given = synthetic_volume("CT", shape=(2, 8, 8), inputs=("PatientAge",), attributes={"PatientAge": "030Y"})
+    assert given.attributes == {"PatientAge": "030Y"}
+
+
+def test_a_task_declaring_patient_weight_runs_on_its_smoke_series_and_one_reading_more_does_not():
+    from model_builder import InferTask, InferType, Label
+
+    class Weighed(InferTask):
+        type = InferType.PROCESSING
+        labels = (Label("Body"),)
+        inputs = ("PatientWeight",)
+
+        def infer(self, data):
+            return data > -300
+
+        def post(self, result, volume):
+            assert volume.attributes["PatientWeight"] > 0
+            return LabelVolume(result.astype(np.uint8))
+
+    class Curious(Weighed):
+        def post(self, result, volume):
+            return LabelVolume(result.astype(np.uint8) * int(volume.attributes["PatientSex"] == "F"))
+
+    task = Weighed()
+    volume = synthetic_volume("CT", shape=(4, 16, 16), inputs=task.inputs)
+    assert task(volume).array.any()
+    with pytest.raises(KeyError, match="PatientSex"):
+        Curious()(volume)  # it would fail the same way on the platform, which sends only what was declared
 
 
 @pytest.mark.parametrize(("modality", "low", "high"), [("MR", 0, 2000), ("PT", 0, 20), ("DX", 0, 4095)])

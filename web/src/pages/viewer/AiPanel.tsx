@@ -25,7 +25,7 @@ const STAGES: Readonly<Record<string, string>> = {
 function statusText(job: Job): string {
   switch (job.status) {
     case 'queued': return 'Queued';
-    case 'running': return `Running: ${STAGES[job.stage] ?? job.stage}`;
+    case 'running': return job.cancel_requested ? 'Cancelling…' : `Running: ${STAGES[job.stage] ?? job.stage}`;
     case 'done': return 'Done';
     case 'failed': return `Failed: ${job.error ?? 'no reason given'}`;
     case 'cancelled': return 'Cancelled';
@@ -82,7 +82,7 @@ function JobItem({ job, mine, onChanged, onShow }: { job: Job; mine: boolean; on
       )}
       <small>{formatDateTime(job.finished_at ?? job.created_at)} · for {job.user.name}</small>
       <div className="button-row">
-        {isActive(job) && mine && (
+        {isActive(job) && mine && !job.cancel_requested && (
           <button type="button" className="btn btn--secondary btn--small" disabled={action.busy}
             onClick={() => void act(() => cancelJob(job.id))}>Cancel</button>
         )}

@@ -21,7 +21,7 @@ const MODEL = { model_id: 'm1', name: 'CT heart', task: 'segmentation', modality
 const job = (id: string, change: Record<string, unknown> = {}) => ({
   id, model: { id: 'm1', name: 'CT heart' }, version: 3, digest: 'sha256', study_uid: STUDY, series_uid: SERIES, user: ADA,
   status: 'queued', stage: 'queued', progress: 0, error: null, created_at: '2026-01-01T10:00:00Z', started_at: null,
-  finished_at: null, result: null, may_delete: true, ...change,
+  finished_at: null, result: null, may_delete: true, cancel_requested: false, ...change,
 });
 const DONE = { status: 'done', stage: 'done', progress: 1, finished_at: '2026-01-01T10:01:00Z',
   result: { kind: 'seg', summary: {}, instances: [
@@ -93,6 +93,30 @@ describe('the AI panel', () => {
     fireEvent.click(within(failed).getByRole('button', { name: 'Delete' }));
     await waitFor(() => expect(server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(expect.arrayContaining([
       'POST /api/inference/jobs/j3/cancel', 'DELETE /api/inference/jobs/j2'])));
+  });
+
+  it('shows the result of a job it started even if the first listing already says done', async () => {
+    let started = false;
+    server.on('GET', '/api/inference/models', () => ({ status: 200, json: { items: [MODEL] } }));
+    server.on('POST', '/api/inference/jobs', () => {
+      started = true;
+      return { status: 202, json: job('j1') };
+    });
+    server.on('GET', '/api/inference/jobs', () => ({ status: 200, json: { items: started ? [job('j1', DONE)] : [] } }));
+    const showResult = renderPanel();
+    fireEvent.click(await screen.findByRole('button', { name: 'Run CT heart' }));
+    await waitFor(() => expect(showResult).toHaveBeenCalledWith('9.9.9'));
+    expect(showResult).toHaveBeenCalledTimes(1);
+  });
+
+  it('says a running job is being cancelled, without a second Cancel', async () => {
+    server.on('GET', '/api/inference/models', () => ({ status: 200, json: { items: [MODEL] } }));
+    server.on('GET', '/api/inference/jobs', () => ({ status: 200, json: { items: [
+      job('j1', { status: 'running', stage: 'model', progress: 0.3, cancel_requested: true })] } }));
+    renderPanel();
+    const running = await screen.findByRole('listitem', { name: /CT heart v3/ });
+    expect(within(running).getByTestId('job-status').textContent).toBe('Cancelling…');
+    expect(within(running).queryByRole('button', { name: 'Cancel' })).toBeNull();
   });
 
   it('says why a model could not be started, and waits for the viewer before listing models', async () => {
