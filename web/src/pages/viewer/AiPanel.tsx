@@ -57,6 +57,9 @@ function ModelList({ studyUid, seriesUid, onStarted }: {
           {items.map((model) => (
             <li key={model.model_id} aria-label={model.name}>
               <span>{model.name} <small>v{model.version} · {model.modality}</small></span>
+              <small className="ai-panel__task" data-testid="model-task">
+                {model.task}{model.labels.length > 0 && `: ${model.labels.map((label) => label.name).join(', ')}`}
+              </small>
               {!model.modality_match && <small> (made for {model.modality})</small>}
               <button type="button" className="btn btn--primary btn--small" disabled={action.busy}
                 aria-label={`Run ${model.name}`} onClick={() => void run(model)}>Run</button>

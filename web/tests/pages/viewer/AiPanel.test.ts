@@ -17,7 +17,9 @@ const STUDY = '1.2.3';
 const SERIES = '1.2.3.4';
 const ADA = { id: RESEARCHER.id, email: RESEARCHER.email, name: 'Ada', role: 'researcher' };
 const BOB = { id: 'u2', email: 'bob@example.org', name: 'Bob', role: 'health_professional' };
-const MODEL = { model_id: 'm1', name: 'CT heart', task: 'segmentation', modality: 'CT', labels: [], version: 3, modality_match: true };
+const HEART = { name: 'Heart', code: { value: '80891009', scheme: 'SCT', meaning: 'Heart' }, colour: [206, 110, 84] };
+const MODEL = { model_id: 'm1', name: 'CT heart', task: 'segmentation', modality: 'CT', labels: [HEART], version: 3,
+  modality_match: true };
 const job = (id: string, change: Record<string, unknown> = {}) => ({
   id, model: { id: 'm1', name: 'CT heart' }, version: 3, digest: 'sha256', study_uid: STUDY, series_uid: SERIES, user: ADA,
   status: 'queued', stage: 'queued', progress: 0, error: null, created_at: '2026-01-01T10:00:00Z', started_at: null,
@@ -53,6 +55,7 @@ describe('the AI panel', () => {
     const showResult = renderPanel();
 
     await screen.findByText('No model has run on this study yet.');
+    expect((await screen.findByTestId('model-task')).textContent).toBe('segmentation: Heart');
     fireEvent.click(await screen.findByRole('button', { name: 'Run CT heart' }));
     const progress = await screen.findByRole('progressbar', { name: 'CT heart v3 progress' });
     expect(progress.getAttribute('value')).toBe('0.4');
