@@ -7,6 +7,7 @@ import { formatDateTime } from '../../lib/format';
 import { useAction } from '../../lib/useAction';
 import { useLoad } from '../../lib/useLoad';
 import { usePoll } from '../models/model/usePoll';
+import { ResultSummary, type Summary } from './ResultSummary';
 import { useUser } from '../../session/context';
 
 export interface AiPanelProps {
@@ -84,6 +85,7 @@ function JobItem({ job, mine, onChanged, onShow }: { job: Job; mine: boolean; on
         <progress max={1} value={job.progress} aria-label={`${label} progress`}>{Math.round(job.progress * 100)}%</progress>
       )}
       <small>{formatDateTime(job.finished_at ?? job.created_at)} · for {job.user.name}</small>
+      {job.status === 'done' && job.result && <ResultSummary summary={job.result.summary as Summary} />}
       <div className="button-row">
         {isActive(job) && mine && !job.cancel_requested && (
           <button type="button" className="btn btn--secondary btn--small" disabled={action.busy}

@@ -26,7 +26,7 @@ const job = (id: string, change: Record<string, unknown> = {}) => ({
   finished_at: null, result: null, may_delete: true, cancel_requested: false, ...change,
 });
 const DONE = { status: 'done', stage: 'done', progress: 1, finished_at: '2026-01-01T10:01:00Z',
-  result: { kind: 'seg', summary: {}, instances: [
+  result: { kind: 'seg', summary: { segments: [{ label: 'Heart', index: 1, voxels: 800, volume_ml: 4 }] }, instances: [
     { series_uid: '9.9.8', sop_uid: '9.9.8.1', modality: 'SR' }, { series_uid: '9.9.9', sop_uid: '9.9.9.1', modality: 'SEG' }] } };
 
 function renderPanel(showResult = vi.fn(async () => undefined), seriesUid: string | null = SERIES) {
@@ -87,6 +87,7 @@ describe('the AI panel', () => {
     expect(within(failed).getByTestId('job-status').textContent).toBe('Failed: the model took longer than 600 s');
     expect(within(queued).getByTestId('job-status').textContent).toBe('Queued');
     expect(done.textContent).toContain('for Bob');
+    expect(within(done).getByRole('list', { name: 'Findings' }).textContent).toBe('Heart: 4.0 mL (800 voxels)');
     expect(within(done).queryByRole('button', { name: 'Delete' })).toBeNull(); // Bob's result on a study Ada does not own
     expect(within(queued).queryByRole('button', { name: 'Delete' })).toBeNull();
 
