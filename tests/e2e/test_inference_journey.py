@@ -106,13 +106,10 @@ class Journey:
         return self.page.get_by_role("complementary", name="AI")
 
     def job_item(self, job_id: str) -> Locator:
-        """A job's item in the panel's Jobs list. Items name model and version only, so two runs of one model are
-        told apart by their place: the panel lists the study's jobs as the API does, newest first, once it has
-        caught up with the API (this journey only adds jobs)."""
-        ids = [job["id"] for job in self.doctor.get(f"/api/inference/jobs?study={self.study_uid}").json()["items"]]
-        items = self.panel().get_by_role("list", name="Jobs").get_by_role("listitem")
-        expect(items).to_have_count(len(ids), timeout=30_000)
-        return items.nth(ids.index(job_id))
+        """A job's item in the panel's Jobs list (each item carries its job's id)."""
+        item = self.panel().get_by_role("list", name="Jobs").locator(f'li[data-job-id="{job_id}"]')
+        expect(item).to_have_count(1, timeout=30_000)
+        return item
 
     def job(self, job_id: str) -> dict:
         r = self.doctor.get(f"/api/inference/jobs/{job_id}")
@@ -302,6 +299,8 @@ def test_the_unet_runs_from_the_panel_and_its_heart_is_drawn_over_the_ct(journey
     assert (label["name"], tuple(label["colour"])) == ("Heart", colour)
     (segment,) = job["result"]["summary"]["segments"]
     assert segment["voxels"] > 0, job["result"]["summary"]
+    findings = journey.job_item(job_id).get_by_role("list", name="Findings")  # the panel says what was found
+    expect(findings).to_have_text(f"Heart: {segment['volume_ml']:.1f} mL ({segment['voxels']:,} voxels)")
     [seg] = [i for i in job["result"]["instances"] if i["modality"] == "SEG"]
 
     # The panel showed the result by itself: the heart's colour over the CT, on a slice the SEG has a frame for.

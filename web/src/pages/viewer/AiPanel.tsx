@@ -79,7 +79,7 @@ function JobItem({ job, mine, onChanged, onShow }: { job: Job; mine: boolean; on
   };
   const label = `${job.model.name} v${job.version}`;
   return (
-    <li aria-label={label} data-status={job.status}>
+    <li aria-label={label} data-status={job.status} data-job-id={job.id}>
       <div><strong>{label}</strong> <span data-testid="job-status">{statusText(job)}</span></div>
       {job.status === 'running' && (
         <progress max={1} value={job.progress} aria-label={`${label} progress`}>{Math.round(job.progress * 100)}%</progress>
