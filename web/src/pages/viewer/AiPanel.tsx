@@ -18,6 +18,9 @@ export interface AiPanelProps {
   showResult: (seriesUid: string) => Promise<void>;
 }
 
+/** How often the panel asks again while a job of the study runs: a result is shown within half a second. */
+const JOB_POLL_MS = 500;
+
 const STAGES: Readonly<Record<string, string>> = {
   queued: 'waiting in the queue', starting: 'starting the model', reading: 'reading the series',
   model: 'running the model', storing: 'storing the result', done: 'done',
@@ -110,7 +113,7 @@ export function AiPanel({ studyUid, seriesUid, showResult }: AiPanelProps) {
   const user = useUser();
   const jobs = useLoad(() => listJobs(studyUid), [studyUid]);
   const items = jobs.data?.items ?? [];
-  usePoll(items.some(isActive), jobs.reload, jobs.data);
+  usePoll(items.some(isActive), jobs.reload, jobs.data, JOB_POLL_MS);
   const [showError, setShowError] = useState<string | null>(null);
 
   const show = useCallback((uid: string) => {
