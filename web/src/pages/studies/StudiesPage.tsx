@@ -15,6 +15,7 @@ import { hasFilters, listStateToParams, PAGE_SIZE, readListState, toStudyQuery, 
 import { StudyFilters } from './StudyFilters';
 import { StudyTable } from './StudyTable';
 import { UploadPanel } from './UploadPanel';
+import './studies.css';
 
 const SORT_OPTIONS: readonly SelectOption<StudySort>[] = [
   { value: 'date', label: 'Newest first' },
@@ -58,13 +59,12 @@ export function StudiesPage() {
   const header = (
     <header className="page-header">
       <h1>Studies</h1>
-      <p className="muted">Upload imaging studies, find them by patient, date or modality, and open them in the viewer.</p>
     </header>
   );
 
   if (error && isAccountRefusal(error)) {
     return (
-      <div className="stack">
+      <div className="stack studies-page">
         {header}
         <Alert tone="warning" title="Studies are not available">
           <p>{error.detail}</p>
@@ -76,16 +76,24 @@ export function StudiesPage() {
   const errors = splitErrors(error?.status === 422 ? error : null, FILTER_FIELDS);
   const filtered = hasFilters(state.filters);
   const total = data?.total ?? 0;
+  // The list comes first: the title shares its line with a one-line upload bar; search, then the table.
   return (
-    <div className="stack">
-      {header}
-      <UploadPanel onUploaded={reload} />
-      <section className="stack" aria-labelledby="find-studies">
-        <h2 id="find-studies" className="section-title">Find studies</h2>
-        <RadioGroup legend="Show" name="scope" inline options={SCOPE_OPTIONS} value={state.scope}
-          onChange={(scope) => go({ ...state, scope, offset: 0 })} />
+    <div className="stack studies-page">
+      <div className="studies-top">
+        {header}
+        <UploadPanel onUploaded={reload} />
+      </div>
+      <section className="stack-sm" aria-labelledby="find-studies">
+        <h2 id="find-studies" className="visually-hidden">Find studies</h2>
         <StudyFilters key={search} initial={state.filters} errors={errors} busy={loading}
           onApply={(filters) => go({ ...state, filters, offset: 0 })} />
+        <div className="results-bar">
+          <RadioGroup legend="Show" name="scope" inline options={SCOPE_OPTIONS} value={state.scope}
+            onChange={(scope) => go({ ...state, scope, offset: 0 })} />
+          {data && !error && <p className="results-count" aria-live="polite">{plural(total, 'study', 'studies')}</p>}
+          <SelectField label="Sort" value={state.sort} options={SORT_OPTIONS}
+            onChange={(sort) => go({ ...state, sort, offset: 0 })} />
+        </div>
         {error && error.status !== 422 && (
           <>
             <FormError error={error} />
@@ -99,11 +107,6 @@ export function StudiesPage() {
         ) : (
           data && !error && (
             <>
-              <div className="results-bar">
-                <p className="results-count" aria-live="polite">{plural(total, 'study', 'studies')}</p>
-                <SelectField label="Sort" value={state.sort} options={SORT_OPTIONS}
-                  onChange={(sort) => go({ ...state, sort, offset: 0 })} />
-              </div>
               {data.items.length > 0 ? (
                 <StudyTable items={data.items} busy={loading} onShare={setSharing} onDelete={setDeleting} />
               ) : (

@@ -20,7 +20,13 @@ const ACCESS_HINTS: Readonly<Record<StudyShareLevel, string>> = {
   contribute: 'Shared with you: you may also store derived objects into it, such as measurements.',
 };
 
-/** The page of studies; "Open" loads the viewer in this tab (a page load: it is another app). */
+/** Column widths live in studies.css (a fixed layout: long text never widens the table, it ends in an ellipsis). */
+const COLUMNS = ['name', 'id', 'date', 'date', 'modalities', 'description', 'count', 'owner', 'actions'] as const;
+
+/**
+ * The page of studies as a worklist: one line per study, long text cut short with the whole of it as a tooltip,
+ * and the actions in a fixed-width last column. "Open" loads the viewer in this tab (a page load: another app).
+ */
 export function StudyTable({ items, busy, onShare, onDelete }: {
   items: readonly StudySummary[];
   busy: boolean;
@@ -30,17 +36,20 @@ export function StudyTable({ items, busy, onShare, onDelete }: {
   const id = useId();
   return (
     <div className="table-wrap" aria-busy={busy}>
-      <table className="table">
+      <table className="table worklist">
         <caption className="visually-hidden">Studies</caption>
+        <colgroup>
+          {COLUMNS.map((column, index) => <col key={index} className={`worklist-col--${column}`} />)}
+        </colgroup>
         <thead>
           <tr>
             <th scope="col">Patient name</th>
             <th scope="col">Patient ID</th>
             <th scope="col">Birth date</th>
             <th scope="col">Study date</th>
-            <th scope="col">Modalities</th>
+            <th scope="col" aria-label="Modalities"><abbr title="Modalities">Mod.</abbr></th>
             <th scope="col">Description</th>
-            <th scope="col">Series / Instances</th>
+            <th scope="col" className="numeric" aria-label="Series / Instances"><abbr title="Series / Instances">Ser./Inst.</abbr></th>
             <th scope="col">Owner</th>
             <th scope="col"><span className="visually-hidden">Actions</span></th>
           </tr>
@@ -48,21 +57,25 @@ export function StudyTable({ items, busy, onShare, onDelete }: {
         <tbody>
           {items.map((study, index) => {
             const describedId = `${id}-${index}`;
+            const name = formatPersonName(study.patient_name);
+            const modalities = study.modalities.join(', ');
             return (
               <tr key={study.study_uid}>
-                <td className="strong" title={study.patient_name ?? undefined}>{formatPersonName(study.patient_name)}</td>
-                <td>{study.patient_id ?? '—'}</td>
-                <td className="nowrap">{formatDate(study.patient_birth_date)}</td>
-                <td className="nowrap">{formatDate(study.study_date)}</td>
-                <td>{study.modalities.length > 0 ? study.modalities.join(', ') : '—'}</td>
-                <td className="wrap">{study.description ?? '—'}</td>
-                <td className="nowrap numeric">
+                <td className="strong" title={name}>{name}</td>
+                <td title={study.patient_id ?? undefined}>{study.patient_id ?? '—'}</td>
+                <td>{formatDate(study.patient_birth_date)}</td>
+                <td>{formatDate(study.study_date)}</td>
+                <td title={modalities || undefined}>{modalities || '—'}</td>
+                <td title={study.description ?? undefined}>{study.description ?? '—'}</td>
+                <td className="numeric">
                   {study.num_series.toLocaleString()} / {study.num_instances.toLocaleString()}
                 </td>
                 {isSharedWithMe(study) ? (
-                  <td>
-                    {study.owner.name}{' '}
-                    <span className="badge badge--access" title={ACCESS_HINTS[study.access]}>{study.access}</span>
+                  <td title={study.owner.name}>
+                    <span className="worklist-owner">
+                      <span className="worklist-owner-name">{study.owner.name}</span>
+                      <span className="badge badge--access" title={ACCESS_HINTS[study.access]}>{study.access}</span>
+                    </span>
                   </td>
                 ) : (
                   <td className="muted">You</td>

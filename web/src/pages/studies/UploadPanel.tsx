@@ -1,9 +1,8 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import { ABORTED_CODE, toApiError, type ApiError } from '../../api';
 import { Alert } from '../../components/Alert';
 import { Button, FormError } from '../../components/form';
 import { Loading } from '../../components/Loading';
-import { Section } from '../../components/Section';
 import { plural } from '../../lib/format';
 import type { UploadItem } from './collectFiles';
 import { DropZone } from './DropZone';
@@ -12,8 +11,12 @@ import { runUpload, type UploadProgress, type UploadReport } from './uploadJob';
 
 type Phase = 'idle' | 'reading' | 'uploading' | 'done';
 
-/** "Upload studies": drop or choose, watch the progress, then read what was stored and what was not. */
+/**
+ * "Upload studies": a one-line bar to drop or choose files; below it, while used, the progress and then what was
+ * stored and what was not, until the user closes that summary (so the study list comes first again).
+ */
 export function UploadPanel({ onUploaded }: { onUploaded: () => void }) {
+  const headingId = useId();
   const [phase, setPhase] = useState<Phase>('idle');
   const [progress, setProgress] = useState<UploadProgress | null>(null);
   const [report, setReport] = useState<UploadReport | null>(null);
@@ -67,31 +70,52 @@ export function UploadPanel({ onUploaded }: { onUploaded: () => void }) {
     }
   }
 
+  function close() {
+    setPhase('idle');
+    setReport(null);
+    setError(null);
+    setProgress(null);
+    setNothingChosen(false);
+  }
+
   const percent = Math.round((progress?.fraction ?? 0) * 100);
+  const showReport = report && (report.stored > 0 || report.failures.length > 0 || phase === 'done');
+  const ended = !busy && (phase === 'done' || nothingChosen || error !== null);
   return (
-    <Section title="Upload studies">
+    <section id="upload-studies" className="upload" aria-labelledby={headingId}>
+      <h2 id={headingId} className="visually-hidden">Upload studies</h2>
       <DropZone disabled={busy} onItems={(items) => void start(items)} />
-      {nothingChosen && <Alert tone="info">No files to upload were found there.</Alert>}
-      {phase === 'reading' && <Loading label="Reading the files…" />}
-      {phase === 'uploading' && progress && (
-        <div className="upload-progress">
-          <div className="progress">
-            <progress max={100} value={percent} aria-label="Upload progress" aria-valuetext={`${percent}%`} />
-            <span className="progress-percent">{percent}%</span>
-          </div>
-          <div className="upload-progress-row">
-            <p className="muted" aria-live="polite">
-              Uploading: {progress.filesDone.toLocaleString()} of {plural(progress.filesTotal, 'file', 'files')} answered
-            </p>
-            <Button variant="secondary" onClick={() => controller.current?.abort()}>Cancel upload</Button>
-          </div>
+      {(busy || ended) && (
+        <div className="upload-status">
+          {nothingChosen && <Alert tone="info">No files to upload were found there.</Alert>}
+          {phase === 'reading' && <Loading label="Reading the files…" />}
+          {phase === 'uploading' && progress && (
+            <div className="upload-progress">
+              <div className="progress">
+                <progress max={100} value={percent} aria-label="Upload progress" aria-valuetext={`${percent}%`} />
+                <span className="progress-percent">{percent}%</span>
+              </div>
+              <div className="upload-progress-row">
+                <p className="muted" aria-live="polite">
+                  Uploading: {progress.filesDone.toLocaleString()} of {plural(progress.filesTotal, 'file', 'files')} answered
+                </p>
+                <Button variant="secondary" onClick={() => controller.current?.abort()}>Cancel upload</Button>
+              </div>
+            </div>
+          )}
+          {cancelled && !report && <Alert tone="info">The upload was cancelled before the server answered.</Alert>}
+          {!cancelled && <FormError error={error} />}
+          {showReport && (
+            <UploadSummary report={report}
+              end={phase !== 'done' ? 'running' : cancelled ? 'cancelled' : error ? 'stopped' : 'finished'} />
+          )}
+          {ended && (
+            <div className="upload-status-end">
+              <Button variant="secondary" className="btn--small" onClick={close}>Close upload summary</Button>
+            </div>
+          )}
         </div>
       )}
-      {cancelled && !report && <Alert tone="info">The upload was cancelled before the server answered.</Alert>}
-      {!cancelled && <FormError error={error} />}
-      {report && (report.stored > 0 || report.failures.length > 0 || phase === 'done') && (
-        <UploadSummary report={report} end={phase !== 'done' ? 'running' : cancelled ? 'cancelled' : error ? 'stopped' : 'finished'} />
-      )}
-    </Section>
+    </section>
   );
 }

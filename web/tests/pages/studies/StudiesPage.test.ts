@@ -103,3 +103,54 @@ describe('study rows', () => {
     expect(document.activeElement).toBe(share);
   });
 });
+
+describe('the worklist', () => {
+  it('keeps each long text whole in its tooltip, the name as people read it', async () => {
+    const long = {
+      ...MINE, patient_name: 'WOLFESCHLEGELSTEINHAUSEN^MARIA-ALEXANDRA', patient_id: 'MCC-0000000000-0000000000-LONG',
+      description: 'CT CHEST ABDOMEN PELVIS WITH IV CONTRAST, ARTERIAL AND VENOUS', modalities: ['CT', 'SR'],
+    };
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [long, SHARED], total: 2 } }));
+    renderAt('/studies', ROUTES);
+    const table = await screen.findByRole('table', { name: 'Studies' });
+    const row = within(table).getByRole('row', { name: /WOLFESCHLEGELSTEINHAUSEN/ });
+    const titled = (text: string) => within(row).getByTitle(text, { exact: true });
+
+    expect(titled('WOLFESCHLEGELSTEINHAUSEN, MARIA-ALEXANDRA').textContent).toBe('WOLFESCHLEGELSTEINHAUSEN, MARIA-ALEXANDRA');
+    expect(titled(long.patient_id).textContent).toBe(long.patient_id);
+    expect(titled(long.description).textContent).toBe(long.description);
+    expect(titled('CT, SR').textContent).toBe('CT, SR');
+    const shared = within(table).getByRole('row', { name: /ROE, RICHARD/ });
+    expect(within(shared).getByTitle('Grace Hopper').textContent).toContain('Grace Hopper');
+  });
+
+  it('shows the scope, the count and the sort together once the list has loaded', async () => {
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [MINE], total: 1 } }));
+    renderAt('/studies', ROUTES);
+    const count = await screen.findByText('1 study');
+    const bar = count.parentElement as HTMLElement;
+    expect(within(bar).getByRole('radiogroup', { name: 'Show' })).toBeTruthy();
+    expect(within(bar).getByRole('combobox', { name: 'Sort' })).toBeTruthy();
+  });
+});
+
+describe('the upload bar', () => {
+  it('opens what an upload found below the bar, and closes it again', async () => {
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [MINE], total: 1 } }));
+    renderAt('/studies', ROUTES);
+    const upload = await screen.findByRole('region', { name: 'Upload studies' });
+    const input = within(upload).getByLabelText('Choose files') as HTMLInputElement;
+    expect(upload.querySelector('.upload-status')).toBeNull();
+
+    // A hidden file only: nothing is sent, and the bar says so.
+    Object.defineProperty(input, 'files', { configurable: true, value: [new File(['x'], '.DS_Store')] });
+    fireEvent.change(input);
+
+    expect(await within(upload).findByText('No files to upload were found there.')).toBeTruthy();
+    expect(server.requests.some((r) => r.method === 'POST')).toBe(false);
+    fireEvent.click(within(upload).getByRole('button', { name: 'Close upload summary' }));
+    expect(within(upload).queryByText('No files to upload were found there.')).toBeNull();
+    expect(upload.querySelector('.upload-status')).toBeNull();
+    expect(within(upload).getByLabelText('Choose files')).toBe(input);
+  });
+});
