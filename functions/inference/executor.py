@@ -82,19 +82,27 @@ class _Beat:
 
 
 def _to_dicom(job: InferenceJob, model: AiModel, row: ModelVersion, labels: list[Label], read,
-              outputs: list) -> list[Dataset]:
+              outputs: list) -> list[tuple[str, Dataset]]:
+    """The job's DICOM, each with what it holds: "segmentation" (SEG), "findings" (boxes, points), "scores" (SRs)."""
     algorithm = results.AlgorithmInfo(name=model.name, version=row.version, digest=row.digest)
-    built: list[Dataset] = []
+    built: list[tuple[str, Dataset]] = []
     for output in outputs:
         if isinstance(output, LabelVolume):
-            built.append(results.segmentation(read.sources, labels, output, volume=read.volume, algorithm=algorithm,
-                                              series_instance_uid=result_uid(job.id, "seg-series"),
-                                              sop_instance_uid=result_uid(job.id, "seg")))
-    findings = [o for o in outputs if isinstance(o, Scores | Boxes | Points)]
+            built.append(("segmentation", results.segmentation(
+                read.sources, labels, output, volume=read.volume, algorithm=algorithm,
+                series_instance_uid=result_uid(job.id, "seg-series"), sop_instance_uid=result_uid(job.id, "seg"))))
+    findings = [o for o in outputs if isinstance(o, Boxes | Points)]
     if findings:
-        built.append(results.report(read.sources, labels, findings, volume=read.volume, algorithm=algorithm,
-                                    series_instance_uid=result_uid(job.id, "sr-series"),
-                                    sop_instance_uid=result_uid(job.id, "sr")))
+        built.append(("findings", results.report(
+            read.sources, labels, findings, volume=read.volume, algorithm=algorithm,
+            series_instance_uid=result_uid(job.id, "sr-series"), sop_instance_uid=result_uid(job.id, "sr"))))
+    scores = [o for o in outputs if isinstance(o, Scores)]
+    if len(scores) > 1:
+        raise results.ResultRefused(f"{len(scores)} Scores outputs: a model returns at most one")
+    if scores:
+        built.append(("scores", results.score_report(
+            read.sources, labels, scores[0], volume=read.volume, algorithm=algorithm,
+            series_instance_uid=result_uid(job.id, "sr-scores-series"), sop_instance_uid=result_uid(job.id, "sr-scores"))))
     return built
 
 
@@ -229,10 +237,11 @@ class Executor:
         built = _to_dicom(job, model, row, labels, read, outputs)
         summary = results.summary(labels, outputs, volume=read.volume)
         beat.lap("build")
-        stored = self._store(principal, built, read.identity)
+        stored = self._store(principal, [ds for _, ds in built], read.identity)
         beat.lap("store")
-        return {"kind": "seg" if any(ds.Modality == "SEG" for ds in built) else "sr",
-                "instances": stored, "summary": summary, "timings": dict(beat.timings)}
+        instances = [{**instance, "content": content} for (content, _), instance in zip(built, stored, strict=True)]
+        return {"kind": "seg" if any(content == "segmentation" for content, _ in built) else "sr",
+                "instances": instances, "summary": summary, "timings": dict(beat.timings)}
 
     def _store(self, principal: Principal, built: list[Dataset], identity) -> list[dict]:
         stored = []

@@ -1,21 +1,20 @@
-"""What the real OHIF 3.13 viewer does with the platform's AI report: a Comprehensive 3D SR (TID 1500) of boxes,
-points and scores, built by `functions.common.dicom.results.report` exactly as the executor builds it, stored through
-the gateway's STOW-RS while the study is open on the portal's viewer page, then shown with the page's own action
-(`window.__mccViewer.showResult`, what the AI panel calls).
+"""What the real OHIF 3.13 viewer does with the platform's AI reports, built by `functions.common.dicom.results` exactly
+as the executor builds them, stored through the gateway's STOW-RS while the study is open on the portal's viewer page,
+then shown with the page's own action (`window.__mccViewer.showResult`, what the AI panel calls).
 
-OHIF's cornerstone-dicom-sr extension reads our report: the SR display set loads as a 3D SR imaging measurement
-report, one measurement per box or point named by its tracking identifier, with our probabilities and depths as its
-labels, and each SCOORD3D is placed on the CT by its frame of reference (a DICOMSRDisplay annotation at our patient
-coordinates). What OHIF 3.13 does not do with it — draw those 3D annotations in its stack-only SR viewport, hydrate
-them into the measurements panel, survive a score (a measurement group without coordinates) — is asserted too, as
-the behaviour docs/viewer-ai.md ("Reports (SR) in OHIF") explains; when an OHIF upgrade changes it, these tests say so.
+- The findings report (boxes and points as 2-D SCOORDs on the CT images they lie on): OHIF's SR viewport opens the
+  box's slice and DRAWS the box's outline and the point there, checked in the viewport's pixels at the places the CT's
+  own geometry gives, through cornerstone's world-to-canvas transform.
+- The scores report (TID 1501 groups, no coordinates) is its own series: the findings report loads whole beside it;
+  OHIF's loader still throws on the scores report itself, which is why the panel never shows it (the summary does).
+- "Yes, track": OHIF offers it, but its adapters find no coordinates in our TID 1410 groups and track nothing.
 
-The tests share one open page and run in file order: the report with scores comes first, in a viewport that has shown
-no SR yet (OHIF's SR viewport keeps the image of the previous SR it showed).
+docs/viewer-ai.md ("Reports (SR) in OHIF") says why. The tests share one open page and run in file order.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -24,17 +23,18 @@ from typing import Any
 import numpy as np
 import pytest
 from mcc_local.dicomgen import Patient, ct_series, to_bytes
+from PIL import Image
 from playwright.sync_api import Browser
 from pydicom import Dataset
 
-from functions.common.dicom.results import AlgorithmInfo, report
+from functions.common.dicom.results import AlgorithmInfo, report, score_report
 from functions.common.dicom.validation import parse_part10
 from functions.common.dicom.volumes import volume_from_datasets
 from model_builder import Box, Boxes, Code, Label, Point, Points, Scores
-from tests.e2e.ohif import quiet_onboarding
+from tests.e2e.ohif import VIEWPORT_CANVAS, quiet_onboarding
 from tests.e2e.portal import new_context
 from tests.e2e.test_viewer import Platform, platform  # noqa: F401  (the signed-in health professional fixture)
-from tests.e2e.test_viewer_seg import _IMAGE_SHOWN, ViewerPage, _open_viewer_page
+from tests.e2e.test_viewer_seg import ViewerPage, _open_viewer_page
 from tests.support.dicomweb import stow
 
 logger = logging.getLogger(__name__)
@@ -45,38 +45,53 @@ CARINA = Label("Carina")  # no code: the generic finding type
 LABELS = (NODULE, CARINA)
 MODEL = AlgorithmInfo("Chest findings", 2, "0123456789abcdef" * 4)
 BOX = Box(1, (12, 40, 50), (18, 70, 90), 0.75)  # slices 12-18: its outline lies on slice 15
-POINT = Point(2, (16.0, 64.0, 64.0), 0.5)
+POINT = Point(2, (15.0, 100.0, 30.0), 0.5)  # on the box's slice, away from the box
 FINDINGS = (Boxes((BOX,)), Points((POINT,)))
 SCORES = Scores({"Nodule": 0.875, "Carina": 0.25})
 
-# The SR display set as OHIF's SOP class handler made it, and the CT display set its SCOORD3Ds were placed on.
+# The SR display set as OHIF's SOP class handler made it, and what the active viewport shows.
 _SR_STATE = """([srUid, ctUid]) => {
   const s = window.services;
   const ds = s.displaySetService.getDisplaySetsForSeries(srUid)[0];
   const ct = s.displaySetService.getDisplaySetsForSeries(ctUid)[0];
   if (!ds || !ct) return null;
   const vpId = s.viewportGridService.getActiveViewportId();
+  const vp = s.cornerstoneViewportService.getCornerstoneViewport(vpId);
   return {
-    isLoaded: !!ds.isLoaded, handler: ds.SOPClassHandlerId, report: !!ds.isImagingMeasurementReport,
-    rehydratable: !!ds.isRehydratable, ct: ct.displaySetInstanceUID,
+    isLoaded: !!ds.isLoaded, handler: ds.SOPClassHandlerId, rehydratable: !!ds.isRehydratable,
+    ct: ct.displaySetInstanceUID, sr: ds.displaySetInstanceUID,
     shown: s.viewportGridService.getDisplaySetsUIDsForViewport(vpId),
-    sr: ds.displaySetInstanceUID,
+    image: vp && vp.getCurrentImageId ? vp.getCurrentImageId() || null : null,
     measurements: (ds.measurements || []).map(m => ({
-      id: m.TrackingIdentifier, uid: m.TrackingUniqueIdentifier, loaded: !!m.loaded, on: m.displaySetInstanceUID || null,
-      labels: m.labels.map(l => `${l.label}: ${l.value}`),
-      coords: m.coords.map(c => ({type: c.ValueType, graphic: c.GraphicType, frame: c.ReferencedFrameOfReferenceSequence,
-                                  data: Array.from(c.GraphicData)}))})),
-    annotations: window.cornerstoneTools.annotation.state.getAllAnnotations()
-      .filter(a => a.metadata.toolName === 'DICOMSRDisplay')
-      .map(a => ({uid: a.annotationUID, on: a.metadata.displaySetInstanceUID, points: a.data.handles.points})),
-    panel: s.measurementService.getMeasurements().length,
+      id: m.TrackingIdentifier, loaded: !!m.loaded, on: m.displaySetInstanceUID || null,
+      sop: m.ReferencedSOPInstanceUID || null, labels: m.labels.map(l => `${l.label}: ${l.value}`),
+      coords: m.coords.map(c => ({type: c.ValueType, graphic: c.GraphicType, data: Array.from(c.GraphicData)}))})),
   };
 }"""
 
+# Where patient points (LPS mm) are on the active viewport's canvas (CSS pixels), by cornerstone's own transform.
+_TO_CANVAS = """points => {
+  const s = window.services;
+  const vp = s.cornerstoneViewportService.getCornerstoneViewport(s.viewportGridService.getActiveViewportId());
+  return points.map(p => Array.from(vp.worldToCanvas(p)));
+}"""
 
 # OHIF's own load of an SR display set (what its SR viewport awaits): 'loaded', or the error it failed with.
 _RELOAD = """uid => window.services.displaySetService.getDisplaySetsForSeries(uid)[0].load()
   .then(() => 'loaded', e => String(e))"""
+
+# OHIF's data source asked for one series' metadata, as the bridge does (its study cache dropped), without showing it.
+_FETCH = """async ([study, series]) => {
+  const [source] = window.extensionManager.getActiveDataSource();
+  source.deleteStudyMetadataPromise(study);
+  source.deleteStudyMetadataPromise(`${source.getConfig().name}:${study}`);
+  await source.retrieve.series.metadata({StudyInstanceUID: study, filters: {seriesInstanceUID: [series]}});
+}"""
+_DISPLAY_SETS = "uid => window.services.displaySetService.getDisplaySetsForSeries(uid).length"
+
+_TRACKED = """() => window.services.measurementService.getMeasurements().map(m => ({
+  tool: m.toolName, sop: m.referencedImageId ? m.referencedImageId.split('/instances/')[1].split('/')[0] : null,
+  points: m.points}))"""
 
 
 def _at(series: Sequence[Dataset], z: float, y: float, x: float) -> np.ndarray:
@@ -87,38 +102,64 @@ def _at(series: Sequence[Dataset], z: float, y: float, x: float) -> np.ndarray:
     return first + z * (second - first) + x * column_spacing * orientation[:3] + y * row_spacing * orientation[3:]
 
 
-def _stored_report(viewer_page: ViewerPage, platform: Platform, outputs: Sequence) -> Dataset:  # noqa: F811
-    """The executor's SR of `outputs` over the open CT, stored through the gateway."""
+def _stored(viewer_page: ViewerPage, platform: Platform, build) -> Dataset:  # noqa: F811
+    """A report of the open CT built by `build(series, volume)` as the executor builds it, stored through the gateway."""
     series = [parse_part10(to_bytes(ds)) for ds in viewer_page.study]  # as the executor reads them back
-    sr = report(series, LABELS, outputs, volume=volume_from_datasets(series), algorithm=MODEL)
+    sr = build(series, volume_from_datasets(series))
     response = stow(platform.client, [sr])
     assert response.status_code == 200, response.text
     return sr
 
 
+def _findings(outputs: Sequence) -> Any:
+    return lambda series, volume: report(series, LABELS, outputs, volume=volume, algorithm=MODEL)
+
+
 def _show_loaded(viewer_page: ViewerPage, sr: Dataset, timeout: float = 60) -> dict[str, Any]:
-    """Run the page's "show this result" on the SR and wait until OHIF has read it; its state then."""
+    """Run the page's "show this result" on the SR and wait until OHIF has placed its measurements; its state then."""
     viewer_page.page.evaluate("uid => window.__mccViewer.showResult(uid)", str(sr.SeriesInstanceUID))
     uids = [str(sr.SeriesInstanceUID), str(viewer_page.study[0].SeriesInstanceUID)]
     deadline = time.monotonic() + timeout
     while True:
         state = viewer_page.frame.evaluate(_SR_STATE, uids)
-        if (state and state["isLoaded"] and state["measurements"]) or time.monotonic() > deadline:
+        placed = state and state["isLoaded"] and state["measurements"] and all(
+            m["loaded"] for m in state["measurements"])
+        if placed or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     errors = [line for line in viewer_page.console if line.startswith("error")][-5:]
-    assert state and state["isLoaded"], f"OHIF did not load the SR: {state}; console errors: {errors}"
+    assert placed, f"OHIF did not load and place the SR: {state}; console errors: {errors}"
     return state
 
 
-def _wait_for_console(viewer_page: ViewerPage, text: str, since: int, timeout: float = 30) -> list[str]:
-    """The page's console lines since line `since` that contain `text`, once there is one (or at the deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [line for line in viewer_page.console[since:] if text in line]
-        if lines or time.monotonic() > deadline:
-            return lines
-        time.sleep(0.2)
+def _viewport_rgb(viewer_page: ViewerPage) -> tuple[np.ndarray, float]:
+    """The viewport as the user sees it (image and the SVG annotation layer over it), and its pixels per CSS pixel."""
+    box = viewer_page.frame.locator(VIEWPORT_CANVAS).first.bounding_box()
+    assert box is not None
+    rgb = np.asarray(Image.open(io.BytesIO(viewer_page.page.screenshot(clip=box))).convert("RGB"), dtype=np.int32)
+    return rgb, rgb.shape[1] / box["width"]
+
+
+def _annotation_colour(rgb: np.ndarray) -> np.ndarray:
+    """OHIF's SR annotation colours, green (the selected finding) and yellow (the others); never the grey CT or the
+    blue interface."""
+    return (rgb[..., 1] > 180) & (rgb[..., 2] < 110) & (rgb[..., 1] - rgb[..., 2] > 100)
+
+
+def _hits(mask: np.ndarray, points: np.ndarray, radius: int = 1) -> float:
+    """The fraction of `points` (x, y pixels) with a masked pixel within `radius`."""
+    found = 0
+    for x, y in np.rint(points).astype(int):
+        window = mask[max(y - radius, 0):y + radius + 1, max(x - radius, 0):x + radius + 1]
+        found += bool(window.any())
+    return found / len(points)
+
+
+def _edge_samples(a: np.ndarray, b: np.ndarray, margin: float = 4, count: int = 40) -> np.ndarray:
+    """Points along segment a→b, leaving `margin` pixels at both ends (the corners' handles, the label's link)."""
+    length = float(np.linalg.norm(b - a))
+    t = np.linspace(margin / length, 1 - margin / length, count)
+    return a + t[:, None] * (b - a)
 
 
 @pytest.fixture(scope="module")
@@ -139,79 +180,92 @@ def viewer_page(browser: Browser, platform: Platform) -> Iterator[ViewerPage]:  
         context.close()
 
 
-def test_ohif_stops_reading_a_report_at_a_score(viewer_page: ViewerPage, platform: Platform) -> None:  # noqa: F811
-    """A score is a TID 1501 group without coordinates; OHIF 3.13's loader reads `coords[0].ReferencedSOPSequence` of
-    every unplaced measurement, so it throws on the first score it meets (it walks them last to first)."""
-    sr = _stored_report(viewer_page, platform, (SCORES, *FINDINGS))  # scores first, as the model returned them
-    state = _show_loaded(viewer_page, sr)
-    measurements = {m["id"]: m for m in state["measurements"]}
-    assert list(measurements) == ["Nodule score", "Carina score", "Nodule box 1", "Carina point 1"]
-    assert measurements["Nodule score"]["labels"] == ["Probability: 0.88 1"]  # read, but never placed
-    assert [m["loaded"] for m in measurements.values()] == [False, False, True, True]
-    # OHIF's SR viewport shows the image of the report's first measurement: a score has none, so a viewport that
-    # showed no SR before (this test runs first) shows no image at all.
-    assert state["shown"] == [state["sr"]]
-    assert not viewer_page.frame.evaluate(_IMAGE_SHOWN)
-    # Why: OHIF's own load of the display set (what its SR viewport awaits) fails on the scores.
-    failure = viewer_page.frame.evaluate(_RELOAD, str(sr.SeriesInstanceUID))
-    assert "reading 'ReferencedSOPSequence'" in failure, failure
-
-
-def test_ohif_reads_each_box_and_point_of_the_report_onto_the_ct_at_its_patient_coordinates(
+def test_ohif_opens_the_box_slice_and_draws_the_box_outline_and_the_point_there(
         viewer_page: ViewerPage, platform: Platform) -> None:  # noqa: F811
-    """The report of a detection/localisation model (boxes and points, no scores), as OHIF reads it."""
     series, frame = viewer_page.study, viewer_page.frame
-    sr = _stored_report(viewer_page, platform, FINDINGS)
+    sr = _stored(viewer_page, platform, _findings(FINDINGS))
     started = time.monotonic()
     state = _show_loaded(viewer_page, sr)
-    logger.info("showResult → OHIF's SR display set loaded, measurements placed: %.2f s", time.monotonic() - started)
+    placed = time.monotonic()
 
-    # OHIF's 3D SR handler took it as a TID 1500 imaging measurement report, and the page put it on screen.
-    assert state["handler"].endswith(".sopClassHandlerModule.dicom-sr-3d") and state["report"]
+    # OHIF read one measurement per finding, named as our tracking identifiers, our values as its labels, each
+    # placed on the CT image (slice 15) its SCOORD references.
     assert state["shown"] == [state["sr"]]
-    # One measurement per finding, named as our tracking identifiers, our values as its labels.
     measurements = {m["id"]: m for m in state["measurements"]}
     assert list(measurements) == ["Nodule box 1", "Carina point 1"]
     assert measurements["Nodule box 1"]["labels"] == ["Probability: 0.75 1", "Depth: 17.50 mm"]  # 7 slices × 2.5 mm
-    assert measurements["Carina point 1"]["labels"] == ["Probability: 0.50 1"]
-    # Each SCOORD3D was matched to the CT by its frame of reference and placed on the CT's display set ...
-    frame_of_reference = str(series[0].FrameOfReferenceUID)
     for measurement in measurements.values():
-        assert measurement["loaded"] and measurement["on"] == state["ct"], measurement
-        (coords,) = measurement["coords"]
-        assert (coords["type"], coords["frame"]) == ("SCOORD3D", frame_of_reference)
-    # ... at the CT's own coordinates: the box's outline around its voxels' outer edges on its centre slice (15),
-    # the point where the model put it.
-    outline = [_at(series, 15, y, x) for y, x in ((39.5, 49.5), (39.5, 90.5), (70.5, 90.5), (70.5, 49.5), (39.5, 49.5))]
-    box, point = measurements["Nodule box 1"]["coords"][0], measurements["Carina point 1"]["coords"][0]
-    assert box["graphic"] == "POLYLINE" and point["graphic"] == "POINT"
-    np.testing.assert_allclose(np.reshape(box["data"], (-1, 3)), outline, atol=1e-3)
-    np.testing.assert_allclose(np.reshape(point["data"], (-1, 3)), [_at(series, 16, 64, 64)], atol=1e-3)
-    # The same points became cornerstone annotations of OHIF's SR display tool, on the CT.
-    annotations = {a["uid"]: a for a in state["annotations"]}
-    for measurement in measurements.values():
-        annotation = annotations[measurement["uid"]]
-        assert annotation["on"] == state["ct"]
-        np.testing.assert_allclose(annotation["points"], np.reshape(measurement["coords"][0]["data"], (-1, 3)))
-    # The SR viewport shows the CT the report is about: OHIF's SR viewport shows a report through its images.
-    frame.wait_for_function(_IMAGE_SHOWN, timeout=60_000)
-    # Boxes and points match OHIF's RectangleROI and Probe adapters ("DCM:111030" POLYLINE of 5, POINT of 1), so OHIF
-    # offers to track them; nothing is in the measurements panel until someone answers that question.
-    assert state["rehydratable"] and state["panel"] == 0
-    frame.locator('[data-cy="yes-hydrate-btn"]').wait_for(state="visible", timeout=30_000)
+        assert measurement["on"] == state["ct"] and measurement["sop"] == series[15].SOPInstanceUID, measurement
+        assert measurement["coords"][0]["type"] == "SCOORD"
+
+    # The SR viewport shows that image, with the outline and the point drawn in OHIF's annotation colours.
+    deadline = time.monotonic() + 60
+    while True:
+        state = frame.evaluate(_SR_STATE, [str(sr.SeriesInstanceUID), str(series[0].SeriesInstanceUID)])
+        rgb, scale = _viewport_rgb(viewer_page)
+        drawn = _annotation_colour(rgb)
+        on_slice = (state["image"] or "").endswith(f"/instances/{series[15].SOPInstanceUID}/frames/1")
+        if (on_slice and drawn.mean() > 0.001) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    logger.info("showResult → measurements placed %.2f s → drawn %.2f s", placed - started, time.monotonic() - started)
+    assert on_slice, f"the viewport shows {state['image']}, not the box's slice (instance {series[15].SOPInstanceUID})"
+
+    # Where the CT's geometry puts the box's voxel edges and the point, on this canvas.
+    corners = [_at(series, 15, y, x) for y, x in ((39.5, 49.5), (39.5, 90.5), (70.5, 90.5), (70.5, 49.5))]
+    *outline, point = (np.asarray(frame.evaluate(_TO_CANVAS, [p.tolist() for p in (*corners, _at(series, 15, 100, 30))]))
+                       * scale)
+    for a, b in zip(outline, outline[1:] + outline[:1], strict=True):
+        samples = _edge_samples(a, b)
+        assert _hits(drawn, samples) > 0.4, f"the box's edge {a}→{b} is not drawn ({_hits(drawn, samples):.2f})"
+        # A voxel off (what a centre-for-edge or a slice-order mistake would draw) is not where the line is.
+        voxel = np.linalg.norm(outline[1] - outline[0]) / 41
+        normal = np.array([-(b - a)[1], (b - a)[0]]) / np.linalg.norm(b - a)
+        for shifted in (samples + normal * voxel, samples - normal * voxel):
+            assert _hits(drawn, shifted) < 0.2, f"the box's edge {a}→{b} is drawn a voxel off"
+    inside = drawn[int(outline[0][1]) + 6:int(outline[2][1]) - 6, int(outline[0][0]) + 6:int(outline[2][0]) - 6]
+    assert inside.mean() < 0.01, "the box is filled or drawn elsewhere"
+    assert _hits(drawn, point[None, :], radius=3) == 1.0, f"nothing drawn at the point {point}"
+    x, y = np.rint(point).astype(int)
+    assert not drawn[y - 40:y + 40, x - 40:x + 40].all(), "the point's surroundings are painted over"
 
 
-def test_ohif_cannot_hydrate_a_finding_with_measurements_into_its_panel(
+def test_a_scores_report_is_its_own_series_and_leaves_the_findings_whole(
         viewer_page: ViewerPage, platform: Platform) -> None:  # noqa: F811
-    """OHIF's adapters look for the SCOORD inside a group's first NUM (TID 300 "INFERRED FROM"); ours is the group's
-    own region (TID 1410), so "Yes, track" finds no coordinates for a box (probability, depth) or scored point."""
-    sr = _stored_report(viewer_page, platform, FINDINGS)
-    _show_loaded(viewer_page, sr)
+    """Before, scores in the findings report made OHIF's loader throw and place nothing before them."""
+    series, frame = viewer_page.study, viewer_page.frame
+    scores = _stored(viewer_page, platform, lambda s, volume: score_report(s, LABELS, SCORES, volume=volume,
+                                                                          algorithm=MODEL))
+    findings = _stored(viewer_page, platform, _findings(FINDINGS))
+    assert scores.SeriesInstanceUID != findings.SeriesInstanceUID
+    state = _show_loaded(viewer_page, findings)  # every box and point placed, with the scores report in the study
+    assert [m["id"] for m in state["measurements"]] == ["Nodule box 1", "Carina point 1"]
+    assert frame.evaluate(_RELOAD, str(findings.SeriesInstanceUID)) == "loaded"
+    # The scores report on its own: OHIF 3.13 reads its groups, then throws placing the first (no coordinates). The
+    # panel therefore never shows it (resultSeries, web/tests/api/inference.test.ts); the summary lists the scores.
+    frame.evaluate(_FETCH, [str(series[0].StudyInstanceUID), str(scores.SeriesInstanceUID)])
+    frame.wait_for_function(_DISPLAY_SETS, arg=str(scores.SeriesInstanceUID), timeout=30_000)
+    failure = frame.evaluate(_RELOAD, str(scores.SeriesInstanceUID))
+    assert "reading 'ReferencedSOPSequence'" in failure, failure
+
+
+def test_yes_tracks_none_of_the_findings_in_ohif_3_13(viewer_page: ViewerPage, platform: Platform) -> None:  # noqa: F811
+    """OHIF offers to track the findings (its RectangleROI and Probe adapters match a 5-point POLYLINE and a POINT
+    "Image Region"), but its adapters find no coordinates in them: they look in a group's first NUM for an "INFERRED
+    FROM" SCOORD (TID 300), which a TID 1410 group's NUMs (TID 1419) do not have; a scoreless point is refused too."""
+    frame = viewer_page.frame
+    sr = _stored(viewer_page, platform, _findings((Boxes((BOX,)), Points((Point(2, (15.0, 100.0, 30.0)),)))))
+    state = _show_loaded(viewer_page, sr)
+    assert state["rehydratable"]
     since = len(viewer_page.console)
-    yes = viewer_page.frame.locator('[data-cy="yes-hydrate-btn"]')
+    yes = frame.locator('[data-cy="yes-hydrate-btn"]')
     yes.wait_for(state="visible", timeout=30_000)
     yes.click()
-    refused = _wait_for_console(viewer_page, "No spatial coordinates group found", since)
-    _wait_for_console(viewer_page, "Didn't find any tracked measurements", since)
-    assert len(refused) >= 2, viewer_page.console[since:][-10:]  # the box and the point
-    assert viewer_page.frame.evaluate("() => window.services.measurementService.getMeasurements().length") == 0
+    deadline = time.monotonic() + 30
+    while not any("Didn't find any tracked measurements" in line for line in viewer_page.console[since:]):
+        assert time.monotonic() < deadline, viewer_page.console[since:][-10:]
+        time.sleep(0.2)
+    refused = [line for line in viewer_page.console[since:] if "No spatial coordinates group found" in line]
+    assert any("RectangleROI.getMeasurementData" in line for line in refused), refused  # the box
+    assert any("Probe.getMeasurementData" in line for line in refused), refused  # the point
+    assert frame.evaluate(_TRACKED) == []

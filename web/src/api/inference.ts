@@ -21,14 +21,19 @@ export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 /** The executor's stage; the contract names these and may add others, shown as they come. */
 export type JobStage = 'queued' | 'starting' | 'reading' | 'model' | 'storing' | 'done' | (string & {});
 
+/** What a result instance holds: a label volume (SEG), boxes and points to draw (SR), or scores only (SR). */
+export type ResultContent = 'segmentation' | 'findings' | 'scores';
+
 /** One DICOM instance a job stored in the study. */
 export interface ResultInstance {
   series_uid: string;
   sop_uid: string;
   modality: 'SEG' | 'SR' | (string & {});
+  /** Absent on results stored before the field existed. */
+  content?: ResultContent | (string & {});
 }
 
-/** What a finished job stored in the study: a DICOM SEG (label volumes) and/or a Comprehensive 3D SR. */
+/** What a finished job stored in the study: a DICOM SEG (label volumes), an SR of findings and/or an SR of scores. */
 export interface JobResult {
   kind: 'seg' | 'sr';
   instances: ResultInstance[];
@@ -36,9 +41,14 @@ export interface JobResult {
   timings?: Record<string, number>;
 }
 
-/** The series the viewer shows for a result: its SEG when there is one, else its report. */
+/**
+ * The series the viewer shows for a result: its SEG, else its SR of findings (boxes, points), else none. An SR of
+ * scores alone has nothing to draw and OHIF 3.13 fails to load it (docs/viewer-ai.md): the panel's summary shows them.
+ */
 export function resultSeries(result: JobResult): string | null {
-  const shown = result.instances.find((i) => i.modality === 'SEG') ?? result.instances[0];
+  const content = (i: ResultInstance): string => i.content ?? (i.modality === 'SEG' ? 'segmentation' : 'findings');
+  const shown = result.instances.find((i) => content(i) === 'segmentation')
+    ?? result.instances.find((i) => content(i) === 'findings');
   return shown ? shown.series_uid : null;
 }
 

@@ -1,12 +1,13 @@
-"""A model's outputs as DICOM of the series it ran on: a SEG for a label volume, a Comprehensive 3D SR (TID 1500)
-for scores, boxes and points, and a JSON summary for the viewer's AI panel. Each refuses, with `ResultRefused`,
-an output whose shape or geometry disagrees with the source series before building anything."""
+"""A model's outputs as DICOM of the series it was run on: a SEG for a label volume, Comprehensive 3D SRs (TID 1500)
+for boxes and points (drawn on their images) and for scores, and a JSON summary for the viewer's AI panel. Each
+refuses, with `ResultRefused`, an output whose shape or geometry disagrees with the source series before building
+anything."""
 
 from .algorithm import AlgorithmInfo
 from .errors import ResultRefused
 from .geometry import to_patient
 from .seg import segmentation
-from .sr import report
+from .sr import report, score_report
 from .summary import summary
 
-__all__ = ["AlgorithmInfo", "ResultRefused", "report", "segmentation", "summary", "to_patient"]
+__all__ = ["AlgorithmInfo", "ResultRefused", "report", "score_report", "segmentation", "summary", "to_patient"]
