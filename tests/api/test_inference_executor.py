@@ -93,7 +93,29 @@ class Told(Application):
         return self.task(volume)
 '''
 
-CODE = {"Told": TELLS_WHAT_IT_GOT, "Picky": FAILS_ON_REAL_SERIES, "Slow": SLOW_ON_REAL_SERIES, "Misshapen": MISSHAPEN_ON_REAL_SERIES}
+FINDS_A_NODULE = '''
+from model_builder import Application, Box, Boxes
+
+
+class Finder(Application):
+    def run(self, volume):
+        z, y, x = volume.shape
+        return Boxes((Box(label=1, start=(z // 4, y // 4, x // 4), end=(z // 2, y // 2, x // 2), score=0.9),))
+'''
+
+SCORES_IT = '''
+from model_builder import Application, Scores
+
+
+class Scorer(Application):
+    def run(self, volume):
+        return Scores({"Body": 0.8})
+'''
+
+CODE = {"Finder": FINDS_A_NODULE, "Scorer": SCORES_IT, "Told": TELLS_WHAT_IT_GOT, "Picky": FAILS_ON_REAL_SERIES, "Slow": SLOW_ON_REAL_SERIES, "Misshapen": MISSHAPEN_ON_REAL_SERIES}
+
+
+TASKS = {"Finder": {"task": "detection"}, "Scorer": {"task": "classification"}}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +123,7 @@ def cast(factory):
     owner, doctor = factory.create("researcher"), factory.create("health_professional")
     models = {}
     for name, files in [("Body mask", template_files())] + [
-            (name, template_files(entry_point=f"app:{name}", name=name)) for name in CODE]:
+            (name, template_files(entry_point=f"app:{name}", name=name, **TASKS.get(name, {}))) for name in CODE]:
         if name in CODE:
             files["app.py"] = CODE[name]
         model = create_model(owner.client, name=name)
@@ -314,6 +336,31 @@ def test_a_job_cancelled_between_its_steps_stores_nothing(cast):
     assert len(_seg_instances(cast)) == before
 
 
+def _sr_of(cast, instance: dict) -> hd.sr.Comprehensive3DSR:
+    r = cast["doctor"].client.get(f"/dicom-web/studies/{cast['study']}/series/{instance['series_uid']}/instances/"
+                                  f"{instance['sop_uid']}", headers={"Accept": 'multipart/related; type="application/dicom"'})
+    assert r.status_code == 200, r.text[:300]
+    return hd.sr.srread(io.BytesIO(r.content[r.content.index(b"DICM") - 128:]))
+
+
+@pytest.mark.parametrize(("model", "content", "key"), [("Finder", "findings", "boxes"), ("Scorer", "scores", "scores")])
+def test_boxes_and_scores_are_stored_as_reports_read_back_with_highdicom(cast, model, content, key):
+    job_id = _queue(cast, model)
+    assert Executor("executor-test").run_once()
+    job = _job(cast, job_id)
+    assert job["status"] == "done" and job["result"]["kind"] == "sr", job
+    [instance] = job["result"]["instances"]
+    assert (instance["content"], instance["modality"]) == (content, "SR")
+    assert key in job["result"]["summary"], job["result"]["summary"]
+    sr = _sr_of(cast, instance)
+    assert sr.PatientName == cast["series"][0].PatientName  # the study's real identity, restored for the reader
+    regions = sr.content.get_planar_roi_measurement_groups()
+    assert len(regions) == (1 if content == "findings" else 0)  # a score is never a region OHIF would try to draw
+    if content == "findings":  # drawn on one slice of the series the model ran on
+        reference = regions[0].roi.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID
+        assert reference in {ds.SOPInstanceUID for ds in cast["series"]}
+
+
 def test_a_cancelled_job_is_not_run(cast):
     job_id = _queue(cast, "Body mask")
     assert cast["doctor"].client.post(f"/api/inference/jobs/{job_id}/cancel").json()["status"] == "cancelled"
@@ -323,9 +370,9 @@ def test_a_cancelled_job_is_not_run(cast):
 
 def test_the_seg_bytes_are_valid_dicom(cast):
     done = [j for j in cast["doctor"].client.get(f"/api/inference/jobs?study={cast['study']}").json()["items"]
-            if j["status"] == "done"]
+            if j["status"] == "done" and j["result"]["kind"] == "seg"]
     assert done
-    stored = done[0]["result"]["instances"][0]
+    [stored] = done[0]["result"]["instances"]
     r = cast["doctor"].client.get(f"/dicom-web/studies/{cast['study']}/series/{stored['series_uid']}/metadata")
     assert r.status_code == 200 and r.json()[0]["00080060"]["Value"] == ["SEG"]
     assert pydicom.uid.UID(stored["sop_uid"]).is_valid

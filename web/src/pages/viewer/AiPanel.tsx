@@ -94,7 +94,7 @@ function JobItem({ job, mine, onChanged, onShow }: { job: Job; mine: boolean; on
           <button type="button" className="btn btn--secondary btn--small" disabled={action.busy}
             onClick={() => void act(() => cancelJob(job.id))}>Cancel</button>
         )}
-        {job.result && (
+        {job.result && resultSeries(job.result) && (
           <button type="button" className="btn btn--primary btn--small" disabled={action.busy}
             onClick={onShow}>Show result</button>
         )}

@@ -113,6 +113,17 @@ describe('the AI panel', () => {
     expect(showResult).toHaveBeenCalledTimes(1);
   });
 
+  it('offers no Show result for scores only, which the viewer cannot draw, and lists them', async () => {
+    server.on('GET', '/api/inference/models', () => ({ status: 200, json: { items: [MODEL] } }));
+    server.on('GET', '/api/inference/jobs', () => ({ status: 200, json: { items: [job('j1', { ...DONE, result: {
+      kind: 'sr', summary: { scores: { Heart: 0.25 } },
+      instances: [{ series_uid: '9.9.7', sop_uid: '9.9.7.1', modality: 'SR', content: 'scores' }] } })] } }));
+    renderPanel();
+    const done = await screen.findByRole('listitem', { name: /CT heart v3/ });
+    expect(within(done).getByRole('list', { name: 'Findings' }).textContent).toBe('Heart: probability 0.25');
+    expect(within(done).queryByRole('button', { name: 'Show result' })).toBeNull();
+  });
+
   it('says a running job is being cancelled, without a second Cancel', async () => {
     server.on('GET', '/api/inference/models', () => ({ status: 200, json: { items: [MODEL] } }));
     server.on('GET', '/api/inference/jobs', () => ({ status: 200, json: { items: [
