@@ -155,7 +155,11 @@ def test_viewer_files_are_served_with_its_policy_and_caching(platform: Platform)
     config = get(f"{origin}/viewer/app-config.js")
     assert config.headers["Cache-Control"] == "no-cache" and "routerBasename: '/viewer'" in config.text
     bundle = next(VIEWER_DIST.glob("app.bundle.*.js")).name
-    assert get(f"{origin}/viewer/{bundle}").headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    served = get(f"{origin}/viewer/{bundle}", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    # scripts/install precompresses the viewer (mcc_local.precompress): its main bundle goes out as brotli.
+    assert served.headers["Content-Encoding"] == "br" and served.headers["Vary"] == "Accept-Encoding"
+    assert served.content == (VIEWER_DIST / bundle).read_bytes()
     assert get(f"{origin}/viewer/no-such-chunk.js").status_code == 404
     escape = get(f"{origin}/viewer/..%2fpackage.json")  # web/package.json sits beside the viewer's folder
     assert escape.status_code == 404 and "medcloudcare-web" not in escape.text
