@@ -18,6 +18,8 @@ from mcc_local.procs import free_port, scratch_dir
 from mcc_local.smtp_sink import SmtpSink
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.support.api_client import ApiClient
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
@@ -31,6 +33,14 @@ class LivePlatform:
     logins: dict[str, tuple[str, str]]
     output: Path
     state: Path
+
+    def signed_in(self, role: str) -> ApiClient:
+        """An API client signed in as the launcher's demo account of `role` (no second factor for demo logins)."""
+        email, password = self.logins[role]
+        client = ApiClient(self.url, ca=str(self.state / "tls" / "server.crt"))
+        r = client.post("/api/auth/login", json={"email": email, "password": password})
+        assert r.status_code == 200 and r.json()["status"] == "ok", r.text
+        return client
 
 
 def _wait_for_banner(process: subprocess.Popen, output: Path, timeout: float = 300) -> str:

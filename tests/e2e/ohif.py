@@ -49,11 +49,16 @@ _QUIET_ONBOARDING = """
 })();
 """
 
-_IMAGE_SHOWN = """() => {
-  const s = window.services;
-  if (!s || !s.viewportGridService || !s.cornerstoneViewportService) return false;
-  const vp = s.cornerstoneViewportService.getCornerstoneViewport(s.viewportGridService.getActiveViewportId());
-  return !!(vp && vp.getCurrentImageId && vp.getCurrentImageId() && vp.getImageData && vp.getImageData());
+# Whether the active viewport shows an image. OHIF publishes its services before their React providers are wired:
+# until then they throw.
+IMAGE_SHOWN = """() => {
+  try {
+    const s = window.services;
+    const vp = s.cornerstoneViewportService.getCornerstoneViewport(s.viewportGridService.getActiveViewportId());
+    return !!(vp && vp.getCurrentImageId() && vp.getImageData());
+  } catch (e) {
+    return false;
+  }
 }"""
 
 _ACTIVE_SERIES_TRACKED = """() => {
@@ -213,7 +218,7 @@ def open_measurements_panel(page: Page) -> Locator:
 
 def _wait_for_image(page: Page, timeout: float) -> None:
     page.locator(VIEWPORT_CANVAS).first.wait_for(state="visible", timeout=timeout * 1000)
-    page.wait_for_function(_IMAGE_SHOWN, timeout=timeout * 1000)
+    page.wait_for_function(IMAGE_SHOWN, timeout=timeout * 1000)
 
 
 def _active_canvas(page: Page) -> Locator:

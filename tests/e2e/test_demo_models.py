@@ -11,15 +11,6 @@ from model_builder.deploy.client import HostClient
 from model_builder.runtime.codec import decode_response, encode_request
 from model_builder.validation.smoke import synthetic_volume
 from tests.e2e.conftest import LivePlatform
-from tests.support.api_client import ApiClient
-
-
-def _client(live_platform: LivePlatform, role: str) -> ApiClient:
-    email, password = live_platform.logins[role]
-    client = ApiClient(live_platform.url, ca=str(live_platform.state / "tls" / "server.crt"))
-    r = client.post("/api/auth/login", json={"email": email, "password": password})
-    assert r.status_code == 200 and r.json()["status"] == "ok", r.text
-    return client
 
 
 def _runtime_users() -> set[str]:
@@ -34,13 +25,13 @@ def _runtime_users() -> set[str]:
 
 
 def test_the_sample_models_are_ready_and_published(live_platform: LivePlatform):
-    researcher = _client(live_platform, "researcher")
+    researcher = live_platform.signed_in("researcher")
     mine = {m["name"]: m for m in researcher.get("/api/models?scope=mine").json()["items"]}
     assert len(mine) == 2, sorted(mine)
     for model in mine.values():
         assert model["active_version"] == 1 and model["published_version"] == 1, model
         assert model["latest_version"]["status"] == "ready"
-    doctor = _client(live_platform, "health_professional")
+    doctor = live_platform.signed_in("health_professional")
     published = {m["id"] for m in doctor.get("/api/models?scope=published").json()["items"]}
     assert {m["id"] for m in mine.values()} <= published
 

@@ -49,8 +49,7 @@ from pydicom import Dataset
 from tests.e2e.conftest import LivePlatform
 from tests.e2e.ohif import quiet_onboarding
 from tests.e2e.portal import new_context, sign_in
-from tests.e2e.test_demo_models import _client
-from tests.e2e.test_viewer_seg import _canvas_rgb, _open_viewer_page
+from tests.e2e.viewer_page import canvas_rgb, open_viewer_page
 from tests.support.api_client import ApiClient
 from tests.support.dicomweb import DICOM_PARTS, parts_of, stow
 from tests.support.models import publish, wait_version
@@ -142,7 +141,7 @@ def _hidden_model(researcher: ApiClient) -> dict:
 @pytest.fixture(scope="module")
 def journey(browser: Browser, live_platform: LivePlatform) -> Iterator[Journey]:
     """The demo professional's fresh 48-slice CT, open on the portal's viewer page with OHIF's image on screen."""
-    doctor, researcher = _client(live_platform, "health_professional"), _client(live_platform, "researcher")
+    doctor, researcher = live_platform.signed_in("health_professional"), live_platform.signed_in("researcher")
     hidden = _hidden_model(researcher)  # validated in the sandbox while the CT is stored and the browser signs in
     series = ct_series(Patient(name="AI^JOURNEY", patient_id=f"MCC-AI-{uuid.uuid4().hex[:8]}"), slices=SLICES,
                        rows=SIZE, columns=SIZE)
@@ -157,7 +156,7 @@ def journey(browser: Browser, live_platform: LivePlatform) -> Iterator[Journey]:
         sign_in(page, *live_platform.logins["health_professional"])
         version = wait_version(researcher, hidden["id"], 1)
         assert version["status"] == "ready", version.get("problems")
-        frame = _open_viewer_page(page, str(series[0].StudyInstanceUID), console)
+        frame = open_viewer_page(page, str(series[0].StudyInstanceUID), console)
         yield Journey(page, frame, doctor, researcher, series, hidden, console)
     finally:
         context.close()
@@ -198,7 +197,7 @@ def _viewport_rgb(frame: Frame, timeout: float = 30) -> np.ndarray:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return _canvas_rgb(frame)
+            return canvas_rgb(frame)
         except PlaywrightError:
             if time.monotonic() > deadline:
                 raise

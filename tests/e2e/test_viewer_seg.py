@@ -8,11 +8,9 @@ done, or on "Show result") and the segment's colour must appear over the CT in t
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import highdicom as hd
@@ -20,13 +18,12 @@ import numpy as np
 import pytest
 from mcc_local.dicomgen import Patient, ct_series
 from PIL import Image
-from playwright.sync_api import Browser, Frame, Page, expect
+from playwright.sync_api import Browser, expect
 from pydicom import Dataset
 from pydicom.sr.codedict import codes
 
-from tests.e2e.ohif import VIEWPORT_CANVAS, quiet_onboarding
-from tests.e2e.portal import new_context
 from tests.e2e.test_viewer import Platform, platform  # noqa: F401  (the signed-in health professional fixture)
+from tests.e2e.viewer_page import ViewerPage, canvas_rgb, viewer_page_on
 from tests.support.dicomweb import stow
 
 logger = logging.getLogger(__name__)
@@ -35,16 +32,6 @@ SLICES, SIZE = 32, 128
 SEGMENTED = range(SLICES // 2 - 6, SLICES // 2 + 6)  # the middle slices (by position in the series)
 COLOUR = (0, 255, 0)  # vivid green: neither the greyscale CT nor OHIF's blue interface
 
-# OHIF publishes its services before their React providers are wired: until then they throw.
-_IMAGE_SHOWN = """() => {
-  try {
-    const s = window.services;
-    const vp = s.cornerstoneViewportService.getCornerstoneViewport(s.viewportGridService.getActiveViewportId());
-    return !!(vp && vp.getCurrentImageId() && vp.getImageData());
-  } catch (e) {
-    return false;
-  }
-}"""
 _SLICE_SHOWN = """() => {
   const s = window.services;
   const vp = s.cornerstoneViewportService.getCornerstoneViewport(s.viewportGridService.getActiveViewportId());
@@ -76,54 +63,9 @@ def _seg_of(series: list[Dataset]) -> hd.seg.Segmentation:
         device_serial_number="1", series_description="AI result")
 
 
-def _canvas_rgb(frame: Frame) -> np.ndarray:
-    png = frame.locator(VIEWPORT_CANVAS).first.screenshot()
-    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int32)
-
-
 def _segment_colour(rgb: np.ndarray) -> np.ndarray:
     """Where the viewport shows the segment's green (filled at OHIF's opacity over grey, or its opaque outline)."""
     return (rgb[..., 1] - np.maximum(rgb[..., 0], rgb[..., 2])) > 60
-
-
-@dataclass
-class ViewerPage:
-    page: Page
-    frame: Frame
-    study: list[Dataset]
-    console: list[str]
-
-
-def _viewer_frame(page: Page) -> Frame:
-    """The frame of the page's viewer iframe, found by its element: a frame's URL can read '' for a while after it
-    has loaded (seen once on a busy CI machine), so it is not looked up by URL."""
-    frame = page.get_by_title("Image viewer").element_handle().content_frame()
-    assert frame is not None, "the viewer iframe has no frame"
-    return frame
-
-
-def _open_viewer_page(page: Page, study_uid: str, console: list[str], attempts: int = 2) -> Frame:
-    """Open the study's viewer page and wait for OHIF's image in its frame.
-
-    The first load of OHIF (its bundles, WebGL on SwiftShader) can take a minute or more on a busy 2-core machine.
-    The in-process origin has also dropped one of OHIF's lazy chunks now and then ("Loading CSS chunk … failed"),
-    which leaves OHIF without a viewport; one more load of the page is allowed for that, logged.
-    """
-    for attempt in range(1, attempts + 1):
-        page.goto(f"/studies/{study_uid}/view")
-        page.get_by_title("Image viewer").wait_for(state="visible")
-        frame = _viewer_frame(page)
-        try:
-            frame.wait_for_function(_IMAGE_SHOWN, timeout=120_000)
-        except Exception:
-            errors = [line for line in console if line.startswith("error")][-3:]
-            if attempt == attempts:
-                raise
-            logger.warning("the viewer showed no image (attempt %d, frame %r); console errors: %s",
-                           attempt, frame.url, errors)
-            continue
-        return frame
-    raise AssertionError("unreachable")
 
 
 @pytest.fixture(scope="module")
@@ -131,23 +73,14 @@ def viewer_page(browser: Browser, platform: Platform) -> Iterator[ViewerPage]:  
     """A 32-slice CT stored through the gateway, open on the portal's viewer page with its image on screen."""
     series = ct_series(Patient(name="VIEWER^SEG", patient_id="MCC-VIEW-SEG"), slices=SLICES, rows=SIZE, columns=SIZE)
     assert stow(platform.client, series).status_code == 200
-    context = new_context(browser, platform.url, viewport={"width": 1280, "height": 900})
-    context.add_cookies(platform.cookies)
-    page = context.new_page()
-    quiet_onboarding(page)  # init scripts run in the framed viewer too
-    console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    try:
-        frame = _open_viewer_page(page, str(series[0].StudyInstanceUID), console)
-        yield ViewerPage(page, frame, series, console)
-    finally:
-        context.close()
+    with viewer_page_on(browser, platform.url, platform.cookies, series) as opened:
+        yield opened
 
 
 def test_a_seg_stored_while_the_study_is_open_is_drawn_over_its_image(
         viewer_page: ViewerPage, platform: Platform, tmp_path: Path) -> None:  # noqa: F811
     page, frame, series = viewer_page.page, viewer_page.frame, viewer_page.study
-    assert not _segment_colour(_canvas_rgb(frame)).any(), "green on the CT before any result was stored"
+    assert not _segment_colour(canvas_rgb(frame)).any(), "green on the CT before any result was stored"
     # The panel follows the series on screen, read from OHIF's active viewport.
     page.wait_for_function("uid => window.__mccViewer && window.__mccViewer.activeSeries() === uid",
                            arg=str(series[0].SeriesInstanceUID), timeout=30_000)
@@ -159,7 +92,7 @@ def test_a_seg_stored_while_the_study_is_open_is_drawn_over_its_image(
     shown = time.monotonic()
     deadline = shown + 60
     while True:
-        green = _segment_colour(rgb := _canvas_rgb(frame))
+        green = _segment_colour(rgb := canvas_rgb(frame))
         if green.mean() > 0.03 or time.monotonic() > deadline:
             break
         time.sleep(0.1)

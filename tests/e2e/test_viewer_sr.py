@@ -31,10 +31,9 @@ from functions.common.dicom.results import AlgorithmInfo, report, score_report
 from functions.common.dicom.validation import parse_part10
 from functions.common.dicom.volumes import volume_from_datasets
 from model_builder import Box, Boxes, Code, Label, Point, Points, Scores
-from tests.e2e.ohif import VIEWPORT_CANVAS, quiet_onboarding
-from tests.e2e.portal import new_context
+from tests.e2e.ohif import VIEWPORT_CANVAS
 from tests.e2e.test_viewer import Platform, platform  # noqa: F401  (the signed-in health professional fixture)
-from tests.e2e.test_viewer_seg import ViewerPage, _open_viewer_page
+from tests.e2e.viewer_page import ViewerPage, viewer_page_on
 from tests.support.dicomweb import stow
 
 logger = logging.getLogger(__name__)
@@ -167,17 +166,8 @@ def viewer_page(browser: Browser, platform: Platform) -> Iterator[ViewerPage]:  
     """A 32-slice CT stored through the gateway, open on the portal's viewer page with its image on screen."""
     series = ct_series(Patient(name="VIEWER^SR", patient_id="MCC-VIEW-SR"), slices=SLICES, rows=SIZE, columns=SIZE)
     assert stow(platform.client, series).status_code == 200
-    context = new_context(browser, platform.url, viewport={"width": 1280, "height": 900})
-    context.add_cookies(platform.cookies)
-    page = context.new_page()
-    quiet_onboarding(page)  # init scripts run in the framed viewer too
-    console: list[str] = []
-    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-    try:
-        frame = _open_viewer_page(page, str(series[0].StudyInstanceUID), console)
-        yield ViewerPage(page, frame, series, console)
-    finally:
-        context.close()
+    with viewer_page_on(browser, platform.url, platform.cookies, series) as opened:
+        yield opened
 
 
 def test_ohif_opens_the_box_slice_and_draws_the_box_outline_and_the_point_there(
