@@ -55,9 +55,10 @@ def spec_for(model: AiModel, row: ModelVersion, *, name: str | None = None, max_
 
 
 def wanted(db: Session, model: AiModel) -> dict[str, ModelVersion]:
-    """The services a model should have: its active version and its published one, if ready."""
+    """The services a model should have: its active version and its published one, if ready and stored."""
     rows = db.scalars(select(ModelVersion).where(
         ModelVersion.model_id == model.id, ModelVersion.status == VersionStatus.READY,
+        ModelVersion.digest.is_not(None),  # a version without a stored bundle has nothing to serve
         (ModelVersion.version == (model.active_version or -1)) | ModelVersion.published)).all()
     return {service_name(model.id, row.version): row for row in rows}
 
