@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from functions.common.access.policy import may_store
 from functions.common.dicom.ingest import Ingest, audit_stored
+from functions.common.dicom.syntaxes import MAX_DEFLATE_RATIO
 from functions.common.dicom.validation import InstanceRejected, check_instance, parse_part10
 from functions.common.platform.config import get_settings
 from functions.common.platform.errors import LengthRequired, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
@@ -23,7 +24,7 @@ from functions.common.security.tokens import Principal
 log = logging.getLogger(__name__)
 
 MAX_ENTRIES = 20_000
-MAX_RATIO = 100  # uncompressed / compressed, per file: DICOM compresses far less than this
+MAX_RATIO = MAX_DEFLATE_RATIO  # uncompressed / compressed, per file: DICOM compresses far less than this
 SKIPPED = ("__MACOSX/",)
 SKIPPED_NAMES = {"DICOMDIR", ".DS_Store", "Thumbs.db"}
 

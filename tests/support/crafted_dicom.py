@@ -14,7 +14,7 @@ from mcc_local.dicomgen import to_bytes
 from pydicom import Dataset
 from pydicom.config import disable_value_validation
 from pydicom.encaps import encapsulate, generate_frames
-from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import RLELossless, SecondaryCaptureImageStorage, generate_uid
 
 # ------------------------------------------------------------------------------------------ valid variants
 
@@ -116,13 +116,6 @@ def frames_exceed_fragments(base: Dataset) -> Dataset:
     return ds
 
 
-def deflated(base: Dataset) -> Dataset:
-    """Deflated Explicit VR Little Endian: to_bytes compresses it; inflating untrusted input is a zip bomb risk."""
-    ds = _derived(base, "deflated")
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    return ds
-
-
 def missing_sop_instance_uid(base: Dataset) -> Dataset:
     """No SOPInstanceUID in the data set (the file meta still names one)."""
     ds = _derived(base, "missing-uid")
@@ -142,7 +135,7 @@ def invalid_uid(base: Dataset, *, uid: str = "1.2.826.0.1.3680043.8.498.0123") -
 # Every crafted data set by name, for tests that run them all.
 CRAFTED_DATASETS: dict[str, Callable[[Dataset], Dataset]] = {crafted.__name__: crafted for crafted in (
     pixel_data_too_short, pixel_data_too_long, huge_dimensions, huge_frame_count, palette_lut_too_short,
-    palette_descriptors_disagree, frames_exceed_offset_table, frames_exceed_fragments, deflated,
+    palette_descriptors_disagree, frames_exceed_offset_table, frames_exceed_fragments,
     missing_sop_instance_uid, invalid_uid,
 )}
 

@@ -33,6 +33,8 @@ from pydicom.uid import (
 
 from functions.common.dicom.pixels import check_pixels
 from functions.common.dicom.refusal import FailureReason, InstanceRejected, attribute_value, mismatch
+from functions.common.dicom.syntaxes import inflated_part10, little_endian_part10
+from functions.common.platform.config import get_settings
 
 __all__ = [
     "DEFAULT_MAX_FRAMES",
@@ -46,8 +48,8 @@ __all__ = [
 ]
 
 
-# Uncompressed little endian and the compressions Orthanc 1.10.1 stores and decodes. Deflate is out (inflating
-# untrusted input is a zip bomb) and so is big endian (retired, and pydicom cannot re-encode it).
+# Uncompressed little endian and the compressions Orthanc 1.10.1 stores and decodes. Deflated and big endian
+# instances are accepted too, but `parse_part10` turns them into Explicit VR Little Endian before any check.
 DEFAULT_TRANSFER_SYNTAXES: frozenset[str] = frozenset({
     ImplicitVRLittleEndian,
     ExplicitVRLittleEndian,
@@ -69,8 +71,12 @@ _STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."  # PS3.4 Annex B: the Storage Servi
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 
 
-def parse_part10(data: bytes) -> Dataset:
-    """Read a DICOM Part 10 file, refusing non-DICOM, truncated and deflated input before it costs anything."""
+def parse_part10(data: bytes, *, max_inflated_bytes: int | None = None) -> Dataset:
+    """Read a DICOM Part 10 file, refusing non-DICOM and truncated input before it costs anything; a deflated or
+    big endian one comes back as Explicit VR Little Endian, the form it is checked and stored in.
+
+    `max_inflated_bytes` caps a deflated data set's inflated size (default: the platform's instance size cap).
+    """
     if data[:2] == b"\x02\x00" and data[4:6].isalpha() and data[4:6].isupper():
         # File meta information without the 128-byte preamble and 'DICM' (pydicom writes this for
         # datasets built in memory, e.g. dicomweb-client's STOW): the same file, preamble added.
@@ -78,7 +84,8 @@ def parse_part10(data: bytes) -> Dataset:
     buffer = BytesIO(data)
     try:
         read_preamble(buffer, False)
-        transfer_syntax = _read_file_meta_info(buffer).get("TransferSyntaxUID")
+        meta = _read_file_meta_info(buffer)
+        transfer_syntax = meta.get("TransferSyntaxUID")
     except InvalidDicomError as e:
         raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, "not a DICOM Part 10 file: no 'DICM' prefix after a "
                                "128-byte preamble") from e
@@ -91,19 +98,40 @@ def parse_part10(data: bytes) -> Dataset:
     if not transfer_syntax.is_transfer_syntax:
         raise InstanceRejected(FailureReason.TRANSFER_SYNTAX_NOT_SUPPORTED, f"TransferSyntaxUID {transfer_syntax!r} is not "
                                "a known transfer syntax", attribute="TransferSyntaxUID")
-    if transfer_syntax.is_deflated:  # pydicom would inflate the whole rest of the file, unbounded
-        raise InstanceRejected(FailureReason.TRANSFER_SYNTAX_NOT_SUPPORTED, "TransferSyntaxUID Deflated Explicit VR "
-                               "Little Endian is refused: send the instance uncompressed",
-                               attribute="TransferSyntaxUID")
-    buffer.seek(0)
+    if transfer_syntax.is_deflated:  # inflated here, within caps: pydicom would inflate the rest unbounded
+        data = inflated_part10(data, meta, buffer.tell(), max_bytes=max_inflated_bytes or _max_instance_bytes())
+    ds = _read(data)
+    if not transfer_syntax.is_little_endian:
+        ds = _read(_converted(ds))
+    return ds
+
+
+def _read(data: bytes) -> Dataset:
+    """The whole file parsed, refused when pydicom cannot read it or it is cut short."""
     try:
-        ds = dcmread(buffer, force=False)
+        ds = dcmread(BytesIO(data), force=False)
         _check_complete(ds, len(data))
     except InstanceRejected:
         raise
     except Exception as e:
         raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"not a DICOM Part 10 file: {e}") from e
     return ds
+
+
+def _converted(ds: Dataset) -> bytes:
+    """A big endian instance in little endian; a value pydicom cannot decode refuses it."""
+    try:
+        return little_endian_part10(ds)
+    except InstanceRejected:
+        raise
+    except Exception as e:  # noqa: BLE001 - pydicom raises many types on malformed values; all mean the same
+        raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"the big endian data set cannot be converted to "
+                               f"little endian: {e}") from e
+
+
+def _max_instance_bytes() -> int:
+    """The platform's instance size cap, read only when a deflated instance needs it."""
+    return get_settings().max_instance_bytes
 
 
 def _check_complete(ds: Dataset, size: int) -> None:
