@@ -20,7 +20,10 @@ from functions.common.dicom.volumes import (
     UnknownAttributes,
     volume_from_datasets,
 )
-from functions.common.dicom.volumes.pixels import decoders_available
+from functions.common.dicom.volumes.assemble import series_layout
+from functions.common.dicom.volumes.pixels import decoders_available, stored_frames
+from functions.common.dicom.volumes.planes import planes_of
+from functions.common.dicom.volumes.rescale import images_of, likely_dtype, stack, touched
 
 
 def _ct(slices: int = 6, rows: int = 24, columns: int = 20) -> list[Dataset]:
@@ -114,7 +117,8 @@ def test_mixed_orientations_are_refused():
     (lambda s: s[3].__setattr__("ImagePositionPatient", [float(s[3].ImagePositionPatient[0]) + 5,
                                                          *s[3].ImagePositionPatient[1:]]), "tilted"),
     (lambda s: s[3].__setattr__("ImagePositionPatient", [*s[3].ImagePositionPatient[:2],
-                                                         float(s[3].ImagePositionPatient[2]) + 1]), "irregular_spacing"),
+                                                         float(s[3].ImagePositionPatient[2]) + 1]),
+     "irregular_spacing"),
     (lambda s: s[1].__setattr__("PixelSpacing", [0.5, 0.5]), "mixed_spacing"),
     (lambda s: s[1].__delattr__("ImagePositionPatient"), "no_geometry"),
     (lambda s: s[1].__setattr__("SeriesInstanceUID", "1.2.3.4"), "mixed_series"),
@@ -206,3 +210,49 @@ def test_jpeg_lossless_without_its_decoder_is_refused_naming_what_to_install():
     with pytest.raises(CannotDecode) as refused:
         volume_from_datasets([ds])
     assert "JPEG Lossless" in refused.value.detail and any("pylibjpeg" in m for m in refused.value.missing)
+
+
+def test_stored_values_beyond_int16_after_the_rescale_keep_their_exact_values():
+    series = _ct(3)
+    for k, ds in enumerate(series):  # unsigned 16-bit values above 32767, brought into int16 by the intercept
+        pixels = ds.pixel_array.astype(np.uint16)
+        pixels[0, 0] = 40000 + k
+        ds.BitsStored, ds.HighBit, ds.RescaleIntercept = 16, 15, "-32768"
+        ds.PixelData = pixels.tobytes()
+    volume = volume_from_datasets(series)
+    assert volume.array.dtype == np.int16
+    assert np.array_equal(volume.array, np.stack([_hu(ds) for ds in series]))
+    assert [int(v) for v in volume.array[:, 0, 0]] == [40000 - 32768 + k for k in range(3)]
+
+
+def test_values_that_do_not_fit_int16_give_a_float32_volume_exact_on_every_slice():
+    series = _ct(3)
+    pixels = series[1].pixel_array.copy()
+    pixels[0, 0] = 4095
+    series[1].PixelData = pixels.tobytes()
+    series[1].RescaleSlope = "10"  # 4095 * 10 - 1024 is beyond int16: that slice, so the volume, is float32
+    volume = volume_from_datasets(series)
+    assert volume.array.dtype == np.float32
+    assert np.array_equal(volume.array, np.stack([_hu(ds) for ds in series]).astype(np.float32))
+
+
+def test_signed_stored_values_are_rescaled_as_signed():
+    series = _ct(2)
+    for ds in series:
+        ds.PixelRepresentation, ds.BitsStored, ds.HighBit, ds.RescaleIntercept = 1, 16, 15, "0"
+        ds.PixelData = (ds.pixel_array.astype(np.int16) - 2000).tobytes()
+    volume = volume_from_datasets(series)
+    assert volume.array.dtype == np.int16 and volume.array.min() < 0
+    assert np.array_equal(volume.array, np.stack([_hu(ds) for ds in series]))
+
+
+def test_the_volume_is_rescaled_into_the_array_prepared_for_it_when_it_fits():
+    series = _ct(4)
+    planes = [planes_of(ds, n) for n, ds in enumerate(series)]
+    grid = series_layout(series, planes)
+    images = [images_of(of, stored_frames(ds)) for of, ds in zip(planes, series, strict=True)]
+    prepared = touched((4, 24, 20), likely_dtype(planes[0][0]))
+    assert stack(grid, images, out=prepared) is prepared
+    assert np.array_equal(prepared, volume_from_datasets(series).array)
+    wrong = touched((4, 24, 20), np.dtype(np.float32))  # the first slice foretold wrong: a new array, same values
+    assert stack(grid, images, out=wrong) is not wrong and np.array_equal(stack(grid, images, out=wrong), prepared)

@@ -3,11 +3,13 @@ from the archive as a model's input, authorised like the gateway and with origin
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import random
 import uuid
 
+import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
@@ -18,10 +20,13 @@ from sqlalchemy import select
 from functions.common.access.policy import Action, study_for
 from functions.common.dicom.index import Instance
 from functions.common.dicom.orthanc import orthanc
+from functions.common.dicom.results import AlgorithmInfo, segmentation
+from functions.common.dicom.validation import check_instance, parse_part10
 from functions.common.dicom.volumes import NotARegularGrid, Timings, read_series
 from functions.common.dicom.volumes.pixels import can_decode
 from functions.common.platform.errors import NotFound, Refused
 from functions.common.security.tokens import Principal
+from model_builder import Label, LabelVolume
 from tests.core.dicom.test_volumes import _dicom_pixel_position, _hu, _oblique_flipped, _voxel_to_patient
 from tests.support.dicomweb import stow
 
@@ -140,3 +145,32 @@ def test_jpeg_lossless_the_process_cannot_decode_is_decoded_by_the_archive(db, d
     assert r.status_code == 200 and "00081198" not in r.json(), r.text
     volume = _read(db, doctor.principal, study_uid, series_uid)
     assert np.array_equal(volume.array, np.stack([_hu(ds) for ds in stored]))
+
+
+def test_the_sources_are_the_archived_headers_without_pixels_even_when_originals_are_asked(db, doctor, stored):
+    study = study_for(db, doctor.principal, str(stored[0].StudyInstanceUID), Action.READ,
+                      series_uid=str(stored[0].SeriesInstanceUID))
+    read = read_series(db, study, str(stored[0].SeriesInstanceUID), attributes=["PatientName", "PatientID"])
+    assert read.volume.attributes["PatientName"] == "VOLUME^ORIGINAL"
+    assert {str(ds.SOPInstanceUID) for ds in read.sources} == {str(ds.SOPInstanceUID) for ds in stored}
+    assert all("PixelData" not in ds and ds.buffer is None for ds in read.sources)  # the files' bytes are let go
+    assert all(str(ds.PatientName) != "VOLUME^ORIGINAL" for ds in read.sources)  # restoring copied the first slice
+    assert gc.isenabled()  # paused for the parse only
+
+
+def test_a_seg_built_on_the_sources_read_gives_back_its_labels_on_their_slices(db, doctor, stored):
+    study = study_for(db, doctor.principal, str(stored[0].StudyInstanceUID), Action.READ,
+                      series_uid=str(stored[0].SeriesInstanceUID))
+    read = read_series(db, study, str(stored[0].SeriesInstanceUID))
+    labelled = np.zeros(read.volume.shape, np.uint8)
+    labelled[2:5, 8:20, 6:18] = 1
+    seg = segmentation(read.sources, [Label("Liver")], LabelVolume(labelled), volume=read.volume,
+                       algorithm=AlgorithmInfo("Liver", 1, "0" * 64))
+    buffer = io.BytesIO()
+    seg.save_as(buffer)
+    check_instance(parse_part10(buffer.getvalue()))
+    back = hd.seg.segread(io.BytesIO(buffer.getvalue()))
+    in_volume_order = [str(ds.SOPInstanceUID) for ds in stored]  # `stored` runs along the slice normal
+    mask = back.get_pixels_by_source_instance(in_volume_order, combine_segments=True, skip_overlap_checks=True,
+                                              assert_missing_frames_are_empty=True)
+    assert np.array_equal(mask, labelled)

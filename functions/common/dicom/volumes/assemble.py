@@ -11,20 +11,10 @@ from model_builder.volume import Volume
 
 from .attributes import check_keywords, pick
 from .errors import NotARegularGrid
-from .grid import Layout, layout, rescaled, stack
+from .grid import Layout, layout
 from .pixels import stored_frames
 from .planes import Plane, planes_of
-
-
-def instance_values(ds: Dataset, source: int) -> tuple[list[Plane], list[np.ndarray]]:
-    """One instance's images (geometry) and their rescaled values, frame by frame."""
-    planes = planes_of(ds, source)
-    return planes, rescaled_frames(stored_frames(ds), planes)
-
-
-def rescaled_frames(frames: np.ndarray, planes: Sequence[Plane]) -> list[np.ndarray]:
-    """Each stored frame through its plane's rescale."""
-    return [rescaled(frame, plane) for frame, plane in zip(frames, planes, strict=True)]
+from .rescale import Images, images_of, stack
 
 
 def series_layout(datasets: Sequence[Dataset], planes: Sequence[Sequence[Plane]]) -> Layout:
@@ -37,13 +27,14 @@ def series_layout(datasets: Sequence[Dataset], planes: Sequence[Sequence[Plane]]
     return layout([plane for of_instance in planes for plane in of_instance])
 
 
-def build(datasets: Sequence[Dataset], values: Sequence[Sequence[np.ndarray]], grid: Layout, *,
-          attributes: Sequence[str] = (), restore: Callable[[Dataset], Dataset] = lambda ds: ds) -> Volume:
-    """The Volume of decoded, rescaled instances (`instance_values`), the asked attributes taken from the first
-    slice once `restore` (the originals, for authorised readers) has been applied to it."""
+def build(datasets: Sequence[Dataset], images: Sequence[Images], grid: Layout, *, attributes: Sequence[str] = (),
+          restore: Callable[[Dataset], Dataset] = lambda ds: ds, out: np.ndarray | None = None) -> Volume:
+    """The Volume of the instances' images rescaled in grid order (into `out` when it fits: `rescale.stack`), the
+    asked attributes taken from the first slice once `restore` (the originals, for authorised readers) has been
+    applied to it."""
     first = datasets[grid.first.source]
     asked = pick(restore(first), attributes) if attributes else {}
-    return Volume(stack(grid, values), spacing=grid.spacing, origin=grid.origin, direction=grid.direction,
+    return Volume(stack(grid, images, out=out), spacing=grid.spacing, origin=grid.origin, direction=grid.direction,
                   attributes=asked, modality=str(first.get("Modality", "") or ""))
 
 
@@ -53,5 +44,5 @@ def volume_from_datasets(datasets: Sequence[Dataset], *, attributes: Sequence[st
     keywords = check_keywords(attributes)
     planes = [planes_of(ds, source) for source, ds in enumerate(datasets)]
     grid = series_layout(datasets, planes)
-    values = [rescaled_frames(stored_frames(ds), of_instance) for ds, of_instance in zip(datasets, planes, strict=True)]
-    return build(datasets, values, grid, attributes=keywords)
+    images = [images_of(of_instance, stored_frames(ds)) for ds, of_instance in zip(datasets, planes, strict=True)]
+    return build(datasets, images, grid, attributes=keywords)

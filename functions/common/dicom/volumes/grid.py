@@ -1,6 +1,6 @@
 """One regular grid from a series' images: checked (one orientation, size and pixel spacing; slices evenly
-spaced along the normal, none missing, none shifted sideways), sorted along the slice normal, and stacked
-with the rescale applied.
+spaced along the normal, none missing, none shifted sideways) and sorted along the slice normal (`rescale.stack`
+then fills it).
 
 Array axes are (z, y, x): z runs along the slice normal (row direction × column direction), y down the
 rows of an image (ImageOrientationPatient's column direction, PixelSpacing[0] apart), x along a row (its
@@ -106,31 +106,3 @@ def layout(planes: Sequence[Plane]) -> Layout:
     return Layout(ordered, (slice_spacing, row_spacing, column_spacing), tuple(float(v) for v in start),
                   np.stack([normal, column, row]))
 
-
-def _fits_int16(lo: float, hi: float) -> bool:
-    return -32768 <= lo and hi <= 32767
-
-
-def rescaled(image: np.ndarray, plane: Plane) -> np.ndarray:
-    """One image's stored values through its rescale: int16 when the slope and intercept are integers and every
-    value fits (CT in HU), float32 otherwise."""
-    lo, hi = int(image.min()), int(image.max())
-    slope, intercept = plane.slope, plane.intercept
-    ends = (lo * slope + intercept, hi * slope + intercept)
-    if not (slope.is_integer() and intercept.is_integer() and _fits_int16(min(ends), max(ends))):
-        out = np.multiply(image, np.float32(slope), dtype=np.float32)
-        out += np.float32(intercept)
-        return out
-    if slope == 1 and _fits_int16(lo, hi) and _fits_int16(intercept, intercept):
-        # The common CT case: one pass, no wider temporary (stored values and results both fit int16).
-        return np.add(image, np.int16(intercept), dtype=np.int16, casting="unsafe")
-    return (image.astype(np.int32) * int(slope) + int(intercept)).astype(np.int16)
-
-
-def stack(grid: Layout, values: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
-    """The volume in grid order from `values[i][f]`, frame f of instance i already `rescaled`: int16 when every
-    image is, float32 otherwise (exact for the int16 ones)."""
-    images = [values[p.source][p.frame] for p in grid.planes]
-    if all(image.dtype == np.int16 for image in images):
-        return np.stack(images)
-    return np.stack([image.astype(np.float32, copy=False) for image in images])
