@@ -13,10 +13,12 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 
 from functions.common.platform.config import get_settings
 from functions.common.platform.errors import ServiceUnavailable
@@ -27,6 +29,7 @@ RETRY_AFTER = 5          # seconds a client is asked to wait when the archive is
 ATTEMPTS = 4             # tries of an idempotent call, the first included
 BACKOFF = 0.1            # seconds before the first retry, doubled each time (full jitter) ...
 BACKOFF_CAP = 1.0        # ... up to this: at most ~0.7 s of waiting in all
+_Answer = TypeVar("_Answer")
 TIMEOUT = (5, 60)        # connect, read (a hung archive is not retried: it would only hang again)
 IDEMPOTENT = ("GET", "HEAD", "DELETE")
 
@@ -76,26 +79,51 @@ class OrthancClient:
         url = self.base_url + path + ("?" + urlencode(list(params), safe=",") if params else "")
         retry = method in IDEMPOTENT if idempotent is None else idempotent
         kwargs.setdefault("timeout", TIMEOUT)
+        return self._attempts(method, retry, lambda: self.session.request(method, url, **kwargs),
+                              status=lambda r: r.status_code, close=lambda r: r.close(),
+                              resend_on=(requests.ConnectionError,), give_up_on=(requests.RequestException,))
+
+    def read(self, path: str) -> bytes:
+        """The whole body of a GET through the session's own connection pool and headers, without requests'
+        per-call work (about 0.6 ms of CPU a call: a 200-slice series read fetches 200 files)."""
+        url = self.base_url + path
+        pool = self.session.get_adapter(url).poolmanager
+        headers = dict(self.session.headers)
+        if self.session.auth:
+            headers.update(urllib3.util.make_headers(basic_auth=":".join(self.session.auth)))
+        timeout = urllib3.Timeout(connect=TIMEOUT[0], read=TIMEOUT[1])
+        answer = self._attempts("GET", True, lambda: pool.request("GET", url, headers=headers, retries=False,
+                                                                 redirect=False, timeout=timeout),
+                                status=lambda r: r.status, close=lambda r: r.release_conn(),
+                                resend_on=(urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError),
+                                give_up_on=(urllib3.exceptions.HTTPError,))
+        return answer.data
+
+    def _attempts(self, method: str, retry: bool, send: Callable[[], _Answer], *, status: Callable[[_Answer], int],
+                  close: Callable[[_Answer], None], resend_on: tuple[type[Exception], ...],
+                  give_up_on: tuple[type[Exception], ...]) -> _Answer:
+        """`send()`'s successful answer: sent again (if `retry`) when nothing was answered or the archive answered
+        5xx; `ArchiveRefused` for a 4xx, `ArchiveUnavailable` when the archive does not answer or hangs."""
         for attempt in range(1, self.attempts + 1):
             try:
-                resp = self.session.request(method, url, **kwargs)
-            except requests.ConnectionError as e:  # refused, reset, closed: nothing was answered
+                answer = send()
+            except resend_on as e:  # refused, reset, closed: nothing was answered
                 failure: Exception | None = e
-            except requests.RequestException as e:  # a read timeout: the archive hangs
+            except give_up_on as e:  # a read timeout: the archive hangs
                 raise ArchiveUnavailable() from e
             else:
-                if resp.status_code < 500 or resp.status_code == 501:
+                if status(answer) < 500 or status(answer) == 501:
                     break
-                resp.close()
+                close(answer)
                 failure = None
             if not retry or attempt == self.attempts:
                 log.warning("image archive unavailable", extra={"method": method, "attempts": attempt})
                 raise ArchiveUnavailable() from failure
             time.sleep(random.uniform(0, min(BACKOFF_CAP, self.backoff * 2 ** (attempt - 1))))
-        if resp.status_code >= 400:
-            resp.close()
-            raise ArchiveRefused(resp.status_code)
-        return resp
+        if status(answer) >= 400:
+            close(answer)
+            raise ArchiveRefused(status(answer))
+        return answer
 
     def store_instance(self, part10: bytes) -> tuple[str, bool]:
         """Store one instance: Orthanc's id for it, and whether this call created it (False when the same

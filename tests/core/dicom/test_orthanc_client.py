@@ -105,3 +105,34 @@ def test_query_parameters_keep_their_commas(overloaded):
     """Orthanc 1.10 reads `viewport=64%2C64` as one malformed value: commas go as they are."""
     _client(overloaded.url).request("GET", "/r", params=[("viewport", "64,64"), ("window", "40.0,400.0,linear")])
     assert overloaded.hits == ["GET /r?viewport=64,64&window=40.0,400.0,linear"]
+
+
+def test_a_lean_read_is_retried_sends_the_clients_headers_and_refuses_like_a_request(overloaded):
+    seen: list[dict[str, str]] = []
+    overloaded.busy = ATTEMPTS - 1
+    client = _client(overloaded.url)
+    original = client.session.get_adapter(overloaded.url).poolmanager.request
+
+    def recording(method, url, **kwargs):
+        seen.append({key.lower(): value for key, value in kwargs["headers"].items()})
+        return original(method, url, **kwargs)
+
+    client.session.get_adapter(overloaded.url).poolmanager.request = recording
+    assert json.loads(client.read("/instances/x/file"))["ID"] == "stand-in-id"
+    assert overloaded.hits == ["GET /instances/x/file"] * ATTEMPTS
+    assert seen[0]["authorization"] == "Basic bWNjOnB3"  # mcc:pw, as the session sends it
+    assert seen[0]["accept-encoding"] == "identity" and seen[0]["forwarded"] == "proto=https;host=localhost:8443"
+    overloaded.hits.clear()
+    overloaded.busy, overloaded.status = 0, 404
+    with pytest.raises(ArchiveRefused) as caught:
+        client.read("/instances/gone/file")
+    assert len(overloaded.hits) == 1 and caught.value.status == 404 and "secret" not in str(caught.value)
+
+
+def test_a_lean_read_of_an_unreachable_or_busy_archive_is_unavailable(overloaded):
+    with pytest.raises(ArchiveUnavailable):
+        _client(f"http://127.0.0.1:{free_port()}").read("/instances/x/file")
+    overloaded.busy = 100
+    with pytest.raises(ArchiveUnavailable) as caught:
+        _client(overloaded.url).read("/instances/x/file")
+    assert len(overloaded.hits) == ATTEMPTS and caught.value.headers["Retry-After"] == str(RETRY_AFTER)

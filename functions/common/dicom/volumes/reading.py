@@ -67,11 +67,10 @@ class Timings:
 
 
 def _get(orthanc_id: str, sop_uid: str, path: str) -> bytes:
-    """The whole body in one read: `.content` reads 10 kB at a time, a round of Python per chunk that makes
-    fetching about twice as slow (bench/series_read_bench.py times both)."""
+    """The whole body in one read, without requests' per-call work (`OrthancClient.read`): `.content` reads 10 kB
+    at a time, a round of Python per chunk that made fetching about twice as slow (bench/series_read_bench.py)."""
     try:
-        resp = orthanc().request("GET", f"/instances/{orthanc_id}{path}", stream=True)
-        return b"".join(resp.iter_content(chunk_size=None))
+        return orthanc().read(f"/instances/{orthanc_id}{path}")
     except ArchiveRefused as e:
         if e.status == 404:
             raise NotFound(NO_SUCH_SERIES) from None
