@@ -16,12 +16,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pydicom
+from pydicom.uid import JPEG2000, JPEG2000Lossless
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from functions.common.access.policy import Action, study_for
 from functions.common.dicom import originals
 from functions.common.dicom.index import Instance, Series, Study
+from functions.common.dicom.orthanc import ArchiveRefused, orthanc
 from functions.common.platform.errors import NotFound, ValidationFailed
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
@@ -133,6 +135,31 @@ def _orthanc_accept(accept: str) -> str:
     return re.sub(r'type="?\*/\*"?', 'type="application/octet-stream"', accept)
 
 
+# Frames of these stored syntaxes go out as stored (PS3.18's media type) to a client that takes any syntax: Orthanc
+# 1.10 cannot decode JPEG 2000, so asked for the default explicit little endian it fails (an error, not a busy
+# archive), while asked for the stored syntax by name it sends the frames untouched. The other syntaxes are still
+# sent as Orthanc transcodes them (issue 13 moves them to "as stored" too, each checked in OHIF).
+AS_STORED = {str(JPEG2000Lossless): "image/jp2", str(JPEG2000): "image/jp2"}
+_ANY_SYNTAX = re.compile(r'transfer-syntax="?\*"?|type="?\*/\*"?')
+
+
+def _as_stored(db: Session, study: Study, sop_uid: str | None, accept: str) -> str | None:
+    """The Accept that asks Orthanc for an instance's frames in their stored syntax, when the client takes any
+    syntax and the stored one is in AS_STORED; None otherwise."""
+    if sop_uid is None or not _ANY_SYNTAX.search(accept):
+        return None
+    orthanc_id = db.scalar(select(Instance.orthanc_id).join(Series).where(Series.study_pk == study.id,
+                                                                          Instance.sop_uid == sop_uid))
+    if orthanc_id is None:
+        return None
+    try:
+        stored = orthanc().read(f"/instances/{orthanc_id}/metadata/TransferSyntax").decode().strip()
+    except ArchiveRefused:  # no such metadata: Orthanc's default answer then
+        return None
+    media = AS_STORED.get(stored)
+    return f'multipart/related; type="{media}"; transfer-syntax={stored}' if media else None
+
+
 def _no_frame_to_render() -> NotFound:
     return NotFound("No such frame to render: frames count from 1, and an instance without pixel data has none.")
 
@@ -146,12 +173,15 @@ def pixels(db: Session, principal: Principal, study_uid: str, series_uid: str | 
            suffix: str, *, accept: str, params: list[tuple[str, str]], client_ip: str | None) -> Stream:
     """Frames, rendered images and thumbnails: pixels only, streamed from Orthanc as they come."""
     kind, *rest = suffix.split("/")
+    asked_accept = accept
     if suffix.endswith("rendered"):
         asked = rendering(accept, params, frames=rest[0] if kind == "frames" else None)
         accept, params, refused = asked.media_type, asked.params, _no_frame_to_render
     else:  # frames as they are stored: rendering parameters mean nothing here
         accept, params, refused = _orthanc_accept(accept), [], _frames_not_as_asked
     study = readable(db, principal, study_uid, series_uid, sop_uid)
+    if kind == "frames" and not suffix.endswith("rendered"):
+        accept = _as_stored(db, study, sop_uid, asked_accept) or accept
     resp = archive.read(_orthanc_path(study, series_uid, sop_uid) + "/" + suffix, accept=accept, params=params,
                         stream=True, missing="No such instance or frame in this study.", refused=refused)
     audit_view(db, principal, study, kind, client_ip=client_ip)
