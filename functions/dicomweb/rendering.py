@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from functions.common.platform.errors import ValidationFailed
+from functions.common.platform.errors import NotAcceptable, ValidationFailed
 
 MAX_VIEWPORT = 4096           # pixels a side: a larger image is memory in Orthanc, not detail on a screen
 MAX_REGION = 65535            # a region's offsets and sides lie within an image (Rows, Columns are 16-bit)
@@ -40,8 +40,7 @@ def rendering(accept: str, args: list[tuple[str, str]], *, frames: str | None = 
         raise ValidationFailed.field("frames", "a rendered request renders one frame; ask for each on its own")
     media_type = parse_accept_header(accept or "*/*", MIMEAccept).best_match(MEDIA_TYPES)
     if media_type is None:
-        raise ValidationFailed.field("Accept", "rendered images are offered as image/jpeg or image/png",
-                                     code="not_acceptable")
+        raise NotAcceptable.field("Accept", "rendered images are offered as image/jpeg or image/png")
     given: dict[str, str] = {}
     for key, value in args:
         if key in _PARSERS and key in given:

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import pydicom
-from pydicom.uid import JPEG2000, JPEG2000Lossless
+from pydicom.encaps import generate_fragments
+from pydicom.uid import HTJ2K, UID, ExplicitVRLittleEndian, HTJ2KLossless, HTJ2KLosslessRPCL
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,10 +25,11 @@ from functions.common.access.policy import Action, study_for
 from functions.common.dicom import originals
 from functions.common.dicom.index import Instance, Series, Study
 from functions.common.dicom.orthanc import ArchiveRefused, orthanc
-from functions.common.platform.errors import NotFound, ValidationFailed
+from functions.common.dicom.syntaxes import FRAME_MEDIA_TYPES, VIDEO_TRANSFER_SYNTAXES
+from functions.common.platform.errors import NotAcceptable, NotFound, ValidationFailed
 from functions.common.security import audit
 from functions.common.security.tokens import Principal
-from functions.dicomweb import archive
+from functions.dicomweb import archive, decoding
 from functions.dicomweb.rendering import rendering
 
 STREAM_CHUNK = 256 * 1024
@@ -135,55 +137,149 @@ def _orthanc_accept(accept: str) -> str:
     return re.sub(r'type="?\*/\*"?', 'type="application/octet-stream"', accept)
 
 
-# Frames of these stored syntaxes go out as stored (PS3.18's media type) to a client that takes any syntax: Orthanc
-# 1.10 cannot decode JPEG 2000, so asked for the default explicit little endian it fails (an error, not a busy
-# archive), while asked for the stored syntax by name it sends the frames untouched. The other syntaxes are still
-# sent as Orthanc transcodes them (issue 13 moves them to "as stored" too, each checked in OHIF).
-AS_STORED = {str(JPEG2000Lossless): "image/jp2", str(JPEG2000): "image/jp2"}
+# Frames of an encapsulated syntax go out as stored, in PS3.18's media type (syntaxes.FRAME_MEDIA_TYPES), to a client
+# that takes any syntax (`transfer-syntax=*`, `type="*/*"`: OHIF and dicomweb-client by default): nothing is
+# decoded, and Orthanc 1.10 could not decode JPEG 2000 or HTJ2K anyway.
+AS_STORED = {syntax: media for syntax, media in FRAME_MEDIA_TYPES.items() if UID(syntax).is_encapsulated}
+# Orthanc's DICOMweb plugin sends these as stored when asked for them by name. HTJ2K frames are cut from the file by
+# Orthanc's /frames/{n}/raw and put into parts here; a video's "frame" is its whole stream (PS3.18 8.7.3.3.2), read
+# from the file here.
+HTJ2K_SYNTAXES = frozenset({str(HTJ2KLossless), str(HTJ2KLosslessRPCL), str(HTJ2K)})
+ORTHANC_AS_STORED = frozenset(AS_STORED) - HTJ2K_SYNTAXES - VIDEO_TRANSFER_SYNTAXES
+NATIVE = str(ExplicitVRLittleEndian)
 _ANY_SYNTAX = re.compile(r'transfer-syntax="?\*"?|type="?\*/\*"?')
+_SYNTAX_ASKED = re.compile(r'transfer-syntax="?([0-9.]+)"?')
 
 
-def _as_stored(db: Session, study: Study, sop_uid: str | None, accept: str) -> str | None:
-    """The Accept that asks Orthanc for an instance's frames in their stored syntax, when the client takes any
-    syntax and the stored one is in AS_STORED; None otherwise."""
-    if sop_uid is None or not _ANY_SYNTAX.search(accept):
+@dataclass(frozen=True)
+class Stored:
+    """The archive's copy of one instance: its Orthanc id and stored transfer syntax."""
+
+    orthanc_id: str
+    transfer_syntax: str | None
+
+
+def _stored(db: Session, study: Study, series_uid: str | None, sop_uid: str | None) -> Stored | None:
+    """The instance a pixel request is about (a series' rendered image and thumbnail: its first instance), with
+    its stored syntax from the index (one row by a unique UID); only an instance indexed before the syntax was
+    recorded (migration 0011) makes the archive be asked. None for a study-level request."""
+    if series_uid is None:
         return None
-    orthanc_id = db.scalar(select(Instance.orthanc_id).join(Series).where(Series.study_pk == study.id,
-                                                                          Instance.sop_uid == sop_uid))
-    if orthanc_id is None:
+    query = select(Instance.orthanc_id, Instance.transfer_syntax).join(Series).where(Series.study_pk == study.id)
+    query = (query.where(Instance.sop_uid == sop_uid) if sop_uid else
+             query.where(Series.series_uid == series_uid).order_by(Instance.created_at).limit(1))
+    row = db.execute(query).first()
+    if row is None:
         return None
+    return Stored(row.orthanc_id, row.transfer_syntax or _archived_syntax(row.orthanc_id))
+
+
+def _archived_syntax(orthanc_id: str) -> str | None:
     try:
-        stored = orthanc().read(f"/instances/{orthanc_id}/metadata/TransferSyntax").decode().strip()
+        return orthanc().read(f"/instances/{orthanc_id}/metadata/TransferSyntax").decode().strip()
     except ArchiveRefused:  # no such metadata: Orthanc's default answer then
         return None
-    media = AS_STORED.get(stored)
-    return f'multipart/related; type="{media}"; transfer-syntax={stored}' if media else None
+
+
+def _frame_numbers(text: str) -> list[int]:
+    numbers = [int(n) for n in text.split(",")]  # the route's converter took only digits and commas
+    if any(n < 1 for n in numbers):
+        raise NotFound("No such frame: frames count from 1.")
+    return numbers
+
+
+def _multipart(media_type: str, syntax: str, parts: Iterable[bytes]) -> Stream:
+    boundary = uuid.uuid4().hex
+
+    def body() -> Iterator[bytes]:
+        for part in parts:
+            yield (f"--{boundary}\r\nContent-Type: {media_type}; transfer-syntax={syntax}\r\n"
+                   f"Content-Length: {len(part)}\r\n\r\n").encode()
+            yield part
+            yield b"\r\n"
+        yield f"--{boundary}--\r\n".encode()
+
+    return Stream(200, {"Content-Type": f'multipart/related; type="{media_type}"; transfer-syntax={syntax}; '
+                                        f"boundary={boundary}"}, body())
 
 
 def _no_frame_to_render() -> NotFound:
     return NotFound("No such frame to render: frames count from 1, and an instance without pixel data has none.")
 
 
+def _no_such_frame() -> NotFound:
+    return NotFound("No such frame: frames count from 1 to the instance's NumberOfFrames.")
+
+
 def _frames_not_as_asked() -> ValidationFailed:
-    return ValidationFailed.field("Accept", "the image archive cannot send these frames so: ask for frames the "
-                                            f"instance has, as stored ({FRAME_PARTS})", code="not_acceptable")
+    return NotAcceptable.field("Accept", "the image archive cannot send these frames so: ask for frames the "
+                                            f"instance has, as stored ({FRAME_PARTS})")
 
 
 def pixels(db: Session, principal: Principal, study_uid: str, series_uid: str | None, sop_uid: str | None,
            suffix: str, *, accept: str, params: list[tuple[str, str]], client_ip: str | None) -> Stream:
-    """Frames, rendered images and thumbnails: pixels only, streamed from Orthanc as they come."""
+    """Frames, rendered images and thumbnails: streamed from Orthanc as they come where it can make them, else
+    made here (frames of a syntax its plugin does not know, images of a syntax it cannot decode)."""
     kind, *rest = suffix.split("/")
-    asked_accept = accept
-    if suffix.endswith("rendered"):
+    rendered = suffix.endswith("rendered")
+    if rendered:
         asked = rendering(accept, params, frames=rest[0] if kind == "frames" else None)
-        accept, params, refused = asked.media_type, asked.params, _no_frame_to_render
+        orthanc_accept, params, refused = asked.media_type, asked.params, _no_frame_to_render
     else:  # frames as they are stored: rendering parameters mean nothing here
-        accept, params, refused = _orthanc_accept(accept), [], _frames_not_as_asked
+        orthanc_accept, params, refused = _orthanc_accept(accept), [], _frames_not_as_asked
     study = readable(db, principal, study_uid, series_uid, sop_uid)
-    if kind == "frames" and not suffix.endswith("rendered"):
-        accept = _as_stored(db, study, sop_uid, asked_accept) or accept
-    resp = archive.read(_orthanc_path(study, series_uid, sop_uid) + "/" + suffix, accept=accept, params=params,
-                        stream=True, missing="No such instance or frame in this study.", refused=refused)
+    stored = _stored(db, study, series_uid, sop_uid)
+    syntax = stored.transfer_syntax if stored else None
+    local: Stream | None = None
+    if rendered and decoding.decoded_here(syntax):
+        number = int(rest[0]) if kind == "frames" else 1
+        image = decoding.render(_decodable(stored), number, media_type=asked.media_type, params=asked.params)
+        local = Stream(200, {"Content-Type": asked.media_type, "Content-Length": str(len(image))}, [image])
+    elif kind == "frames" and not rendered and syntax in AS_STORED:
+        local, orthanc_accept = _encapsulated_frames(stored, _frame_numbers(rest[0]), accept, orthanc_accept)
+    if kind == "frames" and not rendered and (_ANY_SYNTAX.search(accept) or syntax and syntax in orthanc_accept):
+        refused = _no_such_frame  # asked as stored, Orthanc's 400 can only mean a frame the instance lacks
+    if local is not None:
+        audit_view(db, principal, study, kind, client_ip=client_ip)
+        return local
+    resp = archive.read(_orthanc_path(study, series_uid, sop_uid) + "/" + suffix, accept=orthanc_accept,
+                        params=params, stream=True, missing="No such instance or frame in this study.",
+                        refused=refused)
     audit_view(db, principal, study, kind, client_ip=client_ip)
     headers = {h: resp.headers[h] for h in PASS_HEADERS if h in resp.headers}
     return Stream(resp.status_code, headers, resp.iter_content(STREAM_CHUNK))
+
+
+def _encapsulated_frames(stored: Stored, numbers: list[int], accept: str,
+                         orthanc_accept: str) -> tuple[Stream | None, str]:
+    """Frames of an instance stored compressed: as stored to a client that takes any syntax or asks for the
+    stored one (Orthanc's plugin sends them, or the gateway cuts them from the file), decoded here to native
+    when the client asks for that and Orthanc cannot decode the syntax; a syntax nobody here can make is 406.
+    Returns a stream made here, or None and the Accept to ask Orthanc with."""
+    syntax = stored.transfer_syntax or ""
+    named = _SYNTAX_ASKED.search(accept)
+    wanted = named.group(1) if named else (None if _ANY_SYNTAX.search(accept) else NATIVE)
+    if wanted in (None, syntax):
+        if syntax in ORTHANC_AS_STORED:
+            return None, f'multipart/related; type="{AS_STORED[syntax]}"; transfer-syntax={syntax}'
+        if syntax in VIDEO_TRANSFER_SYNTAXES:
+            ds = _decodable(stored)
+            if max(numbers) > decoding.frame_count(ds):
+                raise _no_such_frame()
+            return _multipart(AS_STORED[syntax], syntax, [b"".join(generate_fragments(ds.PixelData))]), orthanc_accept
+        parts = [archive.read(f"/instances/{stored.orthanc_id}/frames/{n - 1}/raw", accept="*/*",
+                              missing="No such frame: frames count from 1.").content for n in numbers]
+        return _multipart(AS_STORED[syntax], syntax, parts), orthanc_accept
+    if not decoding.decoded_here(syntax):
+        return None, orthanc_accept  # Orthanc decodes it (JPEG, JPEG-LS, RLE) into what was asked, or says 400
+    if wanted == NATIVE:
+        return _multipart("application/octet-stream", NATIVE,
+                          decoding.native_frames(_decodable(stored), numbers)), orthanc_accept
+    raise NotAcceptable.field("Accept", f"these frames are stored as {UID(syntax).name}: ask for them as stored "
+                                        f"(transfer-syntax={syntax} or *) or as application/octet-stream (explicit "
+                                        "VR little endian)")
+
+
+def _decodable(stored: Stored):
+    return decoding.instance(archive.read(f"/instances/{stored.orthanc_id}/file", accept="application/dicom",
+                                          missing=NO_SUCH_PART).content)

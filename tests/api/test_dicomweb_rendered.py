@@ -64,7 +64,7 @@ def test_a_parameter_given_twice_is_refused(doctor, image):
 
 
 def test_rendered_images_are_jpeg_or_png_and_one_frame_at_a_time(doctor, image):
-    body = assert_problem(_rendered(doctor, image, accept="image/webp"), 422, "not_acceptable")
+    body = assert_problem(_rendered(doctor, image, accept="image/webp"), 406, "not_acceptable")
     assert body["errors"][0]["field"] == "Accept"
     body = assert_problem(_rendered(doctor, image, "frames/1,2/rendered"), 422, "validation")
     assert body["errors"][0]["field"] == "frames"

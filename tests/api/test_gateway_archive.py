@@ -52,7 +52,7 @@ def test_frames_orthanc_cannot_produce_are_a_clean_problem(doctor, image):
     for path in ("/frames/1", "/frames/7"):  # a transfer syntax Orthanc cannot transcode to; a frame it lacks
         accept = jpeg_frames if path == "/frames/1" else FRAME_PARTS
         r = doctor.client.get(instance_path(image) + path, headers={"Accept": accept})
-        assert assert_clean(r, 422, "not_acceptable")["errors"][0]["field"] == "Accept"
+        assert assert_clean(r, 406, "not_acceptable")["errors"][0]["field"] == "Accept"
 
 
 def test_a_frame_that_cannot_be_rendered_is_a_clean_404(doctor, image):

@@ -8,8 +8,21 @@ import pytest
 from mcc_local.dicomgen import Patient, ct_series, mr_series, to_bytes
 from pydicom.data import get_testdata_file
 from pydicom.encaps import encapsulate, encapsulate_extended
-from pydicom.uid import JPEGLSLossless, RLELossless
+from pydicom.uid import (
+    HEVCMP51,
+    MPEG2MPML,
+    MPEG4HP41,
+    CTImageStorage,
+    HTJ2KLosslessRPCL,
+    ImplicitVRLittleEndian,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    RLELossless,
+    SecondaryCaptureImageStorage,
+    UltrasoundMultiFrameImageStorage,
+)
 
+from functions.common.dicom.syntaxes import FRAME_MEDIA_TYPES, VIDEO_TRANSFER_SYNTAXES
 from functions.common.dicom.validation import (
     DEFAULT_TRANSFER_SYNTAXES,
     FailureReason,
@@ -18,6 +31,7 @@ from functions.common.dicom.validation import (
     parse_part10,
 )
 from tests.support.crafted_dicom import CRAFTED_DATASETS, not_dicom_file, palette_slice, rle_slice, truncated_file
+from tests.support.real_world import part10, video_instance, video_of
 
 OUT_OF_RESOURCES = FailureReason.OUT_OF_RESOURCES
 DOES_NOT_MATCH = FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS
@@ -51,6 +65,7 @@ ACCEPTED_SAMPLES = [
     "MR_small_implicit.dcm",
     "MR_small_RLE.dcm",
     "MR_small_jp2klossless.dcm",
+    "MR_small_jpeg_ls_lossless.dcm",  # JPEG-LS lossless
     "JPEG2000.dcm",
     "JPGExtended.dcm",
     "SC_rgb_jpeg_dcmtk.dcm",
@@ -63,7 +78,6 @@ ACCEPTED_SAMPLES = [
     "waveform_ecg.dcm",  # no pixel data at all
 ]
 REFUSED_SAMPLES = {
-    "MR_small_jpeg_ls_lossless.dcm": (TRANSFER_SYNTAX, "TransferSyntaxUID"),
     "MR_truncated.dcm": (CANNOT_UNDERSTAND, "PixelData"),
     "rtplan_truncated.dcm": (CANNOT_UNDERSTAND, "BeamSequence"),
     "meta_missing_tsyntax.dcm": (CANNOT_UNDERSTAND, "TransferSyntaxUID"),
@@ -289,9 +303,54 @@ def test_a_narrower_allowlist_refuses_what_it_leaves_out(ct_slice):
                    "TransferSyntaxUID")
 
 
-def test_a_wider_allowlist_accepts_jpeg_ls():
+def test_a_narrower_allowlist_refuses_jpeg_ls():
     ds = parse_part10(sample("MR_small_jpeg_ls_lossless.dcm"))
-    check_instance(ds, allowed_transfer_syntaxes=DEFAULT_TRANSFER_SYNTAXES | {JPEGLSLossless})
+    assert_refused(refusal(ds, allowed_transfer_syntaxes=DEFAULT_TRANSFER_SYNTAXES - {JPEGLSLossless}),
+                   TRANSFER_SYNTAX, "TransferSyntaxUID")
+
+
+def test_every_stored_syntax_has_the_media_type_its_frames_travel_in():
+    assert set(FRAME_MEDIA_TYPES) == set(DEFAULT_TRANSFER_SYNTAXES)  # big endian and deflated are never stored
+    assert {uid for uid, media in FRAME_MEDIA_TYPES.items() if media.startswith("video/")} == VIDEO_TRANSFER_SYNTAXES
+    assert FRAME_MEDIA_TYPES[ImplicitVRLittleEndian] == "application/octet-stream"
+    assert (FRAME_MEDIA_TYPES[HTJ2KLosslessRPCL], FRAME_MEDIA_TYPES[JPEGLSNearLossless]) == ("image/jphc", "image/jls")
+
+
+# ------------------------------------------------------------------------------------------------- video
+
+
+@pytest.mark.parametrize("syntax", sorted(VIDEO_TRANSFER_SYNTAXES))
+def test_every_video_syntax_is_accepted_for_a_video_sop_class(syntax):
+    check_instance(parse_part10(part10(video_instance(syntax, fragments=2))))
+
+
+@pytest.mark.parametrize("sop_class", [CTImageStorage, SecondaryCaptureImageStorage,
+                                       UltrasoundMultiFrameImageStorage])
+def test_a_video_syntax_for_any_other_sop_class_is_refused_naming_both(sop_class):
+    error = refusal(video_instance(MPEG4HP41, sop_class=sop_class))
+    assert_refused(error, TRANSFER_SYNTAX, "TransferSyntaxUID")
+    assert error.message.startswith("TransferSyntaxUID is video but SOPClassUID is not")
+
+
+def test_a_video_stream_with_offsets_in_its_basic_offset_table_is_refused():
+    ds = video_instance(MPEG2MPML)
+    ds.PixelData = encapsulate([video_of(ds)], has_bot=True)  # one offset, 0: the stream's start
+    assert_refused(refusal(ds), DOES_NOT_MATCH, "PixelData")
+
+
+def test_a_video_stream_with_an_extended_offset_table_is_refused():
+    ds = video_instance(MPEG2MPML)
+    ds.ExtendedOffsetTable, ds.ExtendedOffsetTableLengths = bytes(8), struct.pack("<Q", 100)
+    assert_refused(refusal(ds), DOES_NOT_MATCH, "ExtendedOffsetTable")
+
+
+def test_a_video_stream_of_many_frames_in_one_fragment_passes_but_its_fragments_are_still_bounded():
+    ds = video_instance(HEVCMP51, frames=6)
+    check_instance(ds)  # six frames, one fragment: a stream, not a frame per fragment
+    data = bytearray(ds.PixelData)
+    struct.pack_into("<L", data, 12, 0x7FFFFFF0)  # the first fragment's length
+    ds.PixelData = bytes(data)
+    assert "claims 2147483632 bytes" in refusal(ds).message
 
 
 def test_an_instance_without_transfer_syntax_is_not_understood(ct_slice):
@@ -364,9 +423,18 @@ def test_palette_descriptor_declaring_bits_other_than_8_or_16_is_refused(ct_slic
     assert_refused(refusal(ds), DOES_NOT_MATCH, "RedPaletteColorLookupTableDescriptor")
 
 
-def test_segmented_palettes_are_not_understood(ct_slice):
+def test_a_segmented_palette_is_expanded_into_the_table_its_descriptor_declares(ct_slice):
     ds = palette_slice(ct_slice)
-    ds.SegmentedRedPaletteColorLookupTableData = ds.RedPaletteColorLookupTableData
+    plain = ds.RedPaletteColorLookupTableData
+    ds.SegmentedRedPaletteColorLookupTableData = struct.pack("<HH256H", 0, 256, *struct.unpack("<256H", plain))
+    del ds.RedPaletteColorLookupTableData
+    check_instance(ds)
+    assert ds.RedPaletteColorLookupTableData == plain and "SegmentedRedPaletteColorLookupTableData" not in ds
+
+
+def test_segmented_palette_data_that_is_not_segments_is_not_understood(ct_slice):
+    ds = palette_slice(ct_slice)
+    ds.SegmentedRedPaletteColorLookupTableData = ds.RedPaletteColorLookupTableData  # plain entries, read as segments
     del ds.RedPaletteColorLookupTableData
     assert_refused(refusal(ds), CANNOT_UNDERSTAND, "SegmentedRedPaletteColorLookupTableData")
 

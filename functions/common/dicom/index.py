@@ -51,6 +51,9 @@ class Study(Base):
     key_kek_id: Mapped[str | None] = mapped_column(String(64))
     key_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary)
     originals_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # "yes" (an instance says BurnedInAnnotation YES) or "suspected" (a modality known for it, e.g. US, SC, OT,
+    # without the attribute); None when nothing suggests identifying text in the pixels.
+    burned_in: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = timestamp(default=True)
 
 
@@ -75,6 +78,9 @@ class Instance(Base):
     sop_class_uid: Mapped[str] = mapped_column(String(64))
     orthanc_id: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
+    # As stored in the archive (big endian and deflated instances are stored explicit little endian); None for
+    # instances indexed before migration 0011.
+    transfer_syntax: Mapped[str | None] = mapped_column(String(64))
     originals_enc: Mapped[bytes] = mapped_column(LargeBinary)
     # Who stored it: the owner, or a user the study is shared with at `contribute` (e.g. an OHIF SR).
     author_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -281,6 +281,7 @@ class Ingest:
             indexed.append(upload)
             values.append({"id": uuid.uuid4(), "sop_uid": o.sop_uid, "series_pk": series.id,
                            "sop_class_uid": o.sop_class_uid, "orthanc_id": upload.archive_id, "size": upload.size,
+                           "transfer_syntax": upload.header.transfer_syntax,
                            "author_id": self.uploader_id,
                            "originals_enc": sealed_originals.seal(key, upload.originals, study_uid=o.study_uid,
                                                                   sop_uid=o.sop_uid)})

@@ -43,6 +43,7 @@ class Header:
     modality: str | None
     series_number: int | None
     series_description: str | None
+    transfer_syntax: str | None  # as the archive stores it
 
     @classmethod
     def of(cls, ds: Dataset) -> Header:
@@ -51,7 +52,8 @@ class Header:
                    name_tokens(str(ds.get("PatientName", ""))), _date(ds.get("StudyDate")),
                    str(ds.get("StudyTime", ""))[:16] or None, str(ds.get("StudyDescription", ""))[:64] or None,
                    str(ds.get("Modality", "")) or None, int(number) if number not in (None, "") else None,
-                   str(ds.get("SeriesDescription", ""))[:64] or None)
+                   str(ds.get("SeriesDescription", ""))[:64] or None,
+                   str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "")) or None)
 
     @property
     def patient(self) -> PatientKey:

@@ -1,7 +1,12 @@
 """Checks of the Image Pixel module before Orthanc decodes anything: geometry within the standard's
 ranges and the configured limits, native pixel data of exactly the declared length, encapsulated
 fragments and offset tables that agree and stay inside PixelData, and palette colour lookup tables
-of the declared size (PS3.3 C.7.6.3, PS3.5 8 and A.4)."""
+of the declared size (PS3.3 C.7.6.3, PS3.5 8 and A.4); segmented palettes are expanded (`palette`).
+
+A video (MPEG-2, MPEG-4 AVC, HEVC) is one stream for all NumberOfFrames frames, in as many fragments as its
+sender chose: its fragments are walked and bounded like any other, its Basic Offset Table must be empty
+(PS3.5 A.4: frames are not addressable in a stream), and the stream itself is not parsed: its codec, profile,
+level and frame count are taken on trust (Orthanc stores it and never decodes it)."""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ from pydicom.encaps import parse_basic_offsets
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
+from functions.common.dicom.palette import expand_segmented_palettes
 from functions.common.dicom.refusal import FailureReason, InstanceRejected, attribute_value, integer, mismatch
+from functions.common.dicom.syntaxes import VIDEO_TRANSFER_SYNTAXES
 
 MAX_FRAGMENTS_PER_FRAME = 64
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
@@ -82,7 +89,8 @@ def check_pixels(ds: Dataset, sop_class: UID, transfer_syntax: UID, *, max_frame
     if transfer_syntax.is_encapsulated:
         if keyword != "PixelData":
             raise mismatch(keyword, f"{keyword} cannot be encapsulated; use an uncompressed transfer syntax")
-        _check_encapsulated(ds, data, module.frames, max_fragments=max_frames * MAX_FRAGMENTS_PER_FRAME)
+        _check_encapsulated(ds, data, module.frames, max_fragments=max_frames * MAX_FRAGMENTS_PER_FRAME,
+                            video=transfer_syntax in VIDEO_TRANSFER_SYNTAXES)
     else:
         _check_native_length(keyword, len(data), module)
     if module.photometric == "PALETTE COLOR" or any(f"{c}PaletteColorLookupTableDescriptor" in ds for c in _COLOURS):
@@ -129,8 +137,9 @@ def _check_native_length(keyword: str, actual: int, module: _PixelModule) -> Non
                     f"({module.rows}×{module.columns}×{module.samples}×{module.bits_allocated}/8×{module.frames})")
 
 
-def _check_encapsulated(ds: Dataset, data: bytes, frames: int, *, max_fragments: int) -> None:
-    """Frames, Basic/Extended Offset Table and fragments agree, and every fragment lies inside PixelData."""
+def _check_encapsulated(ds: Dataset, data: bytes, frames: int, *, max_fragments: int, video: bool = False) -> None:
+    """Frames, Basic/Extended Offset Table and fragments agree, and every fragment lies inside PixelData; a video's
+    stream has no offset table and holds all its frames, however many fragments carry it."""
     try:
         offsets = parse_basic_offsets(data)
     except (ValueError, struct.error) as e:
@@ -159,6 +168,9 @@ def _check_encapsulated(ds: Dataset, data: bytes, frames: int, *, max_fragments:
         position += 8 + length
     if not starts:
         raise mismatch("PixelData", "PixelData holds no fragments")
+    if video:
+        _check_video_tables(ds, offsets)
+        return
 
     table, table_keyword = offsets, "Basic Offset Table of PixelData"
     extended = attribute_value(ds, "ExtendedOffsetTable")
@@ -186,6 +198,15 @@ def _check_encapsulated(ds: Dataset, data: bytes, frames: int, *, max_fragments:
                         f"fragment{'s' if len(starts) > 1 else ''}")
 
 
+def _check_video_tables(ds: Dataset, offsets: list[int]) -> None:
+    """A video stream's frames have no offsets (PS3.5 A.4): a table listing some points into the middle of it."""
+    if offsets:
+        raise mismatch("PixelData", f"the Basic Offset Table of PixelData lists {len(offsets)} offsets; a video "
+                        "stream's table is empty")
+    if attribute_value(ds, "ExtendedOffsetTable"):
+        raise mismatch("ExtendedOffsetTable", "ExtendedOffsetTable is present; a video stream has none")
+
+
 def _check_palette(ds: Dataset, module: _PixelModule) -> None:
     """The three LUT descriptors are identical and each LUT holds exactly the entries they declare (PS3.3 C.7.6.3)."""
     descriptors: dict[str, list[int]] = {}
@@ -210,15 +231,13 @@ def _check_palette(ds: Dataset, module: _PixelModule) -> None:
                         f"{bits} bits per entry, not 8 or 16")
     if module.photometric == "PALETTE COLOR" and module.bits_allocated not in (8, 16):
         raise mismatch("BitsAllocated", f"BitsAllocated is {module.bits_allocated}; PALETTE COLOR needs 8 or 16")
+    expand_segmented_palettes(ds, entries=entries, bits=bits)  # then checked like any sent as such
     # 16-bit entries take two bytes; 8-bit entries may be stored one per byte (padded to even) or one per word.
     allowed = {2 * entries} if bits == 16 else {entries + entries % 2, 2 * entries}
     for colour in _COLOURS:
         keyword = f"{colour}PaletteColorLookupTableData"
         data = attribute_value(ds, keyword)
         if data is None:
-            if f"Segmented{keyword}" in ds:
-                raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"Segmented{keyword} is not accepted; send "
-                                       f"{keyword}", attribute=f"Segmented{keyword}")
             raise mismatch(keyword, f"{keyword} is missing for PALETTE COLOR")
         if len(data) not in allowed:
             raise mismatch(keyword, f"{keyword} is {len(data)} bytes but {colour}PaletteColorLookupTableDescriptor "

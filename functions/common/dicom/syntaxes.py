@@ -1,6 +1,7 @@
-"""Transfer syntaxes accepted at ingest but never stored: Deflated Explicit VR Little Endian is inflated within
-the zip archives' caps, Explicit VR Big Endian is byte-swapped; both become Explicit VR Little Endian Part 10
-bytes, which `validation.parse_part10` then reads and checks like any other upload."""
+"""Transfer syntaxes: the media type each stored one's frames travel in (`FRAME_MEDIA_TYPES`), the video ones
+(`VIDEO_TRANSFER_SYNTAXES`), and those accepted at ingest but never stored: Deflated Explicit VR Little Endian is
+inflated within the zip archives' caps, Explicit VR Big Endian is byte-swapped; both become Explicit VR Little
+Endian Part 10 bytes, which `validation.parse_part10` then reads and checks like any other upload."""
 
 from __future__ import annotations
 
@@ -12,13 +13,77 @@ from pydicom import Dataset
 from pydicom.dataset import FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import (
+    HEVCM10P51,
+    HEVCMP51,
+    HTJ2K,
+    JPEG2000,
+    MPEG2MPHL,
+    MPEG2MPHLF,
+    MPEG2MPML,
+    MPEG2MPMLF,
+    MPEG4HP41,
+    MPEG4HP41BD,
+    MPEG4HP41BDF,
+    MPEG4HP41F,
+    MPEG4HP42STEREO,
+    MPEG4HP42STEREOF,
+    MPEG4HP422D,
+    MPEG4HP422DF,
+    MPEG4HP423D,
+    MPEG4HP423DF,
+    ExplicitVRLittleEndian,
+    HTJ2KLossless,
+    HTJ2KLosslessRPCL,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+    MPEGTransferSyntaxes,
+    RLELossless,
+)
 
 from functions.common.dicom.refusal import FailureReason, InstanceRejected
 
-__all__ = ["MAX_DEFLATE_RATIO", "inflated_part10", "little_endian_part10"]
+__all__ = ["FRAME_MEDIA_TYPES", "MAX_DEFLATE_RATIO", "VIDEO_TRANSFER_SYNTAXES", "inflated_part10",
+           "little_endian_part10"]
 
 log = logging.getLogger(__name__)
+
+# MPEG-2, MPEG-4 AVC/H.264 (every profile, fragmentable or not) and HEVC/H.265: PixelData holds one video stream.
+VIDEO_TRANSFER_SYNTAXES: frozenset[str] = frozenset(MPEGTransferSyntaxes)
+
+# Stored transfer syntax → the media type its frames (pixel data) are sent in as stored, after PS3.18 §8.7.3.3.2
+# and Table 8.7.4-1 (media types and the transfer syntaxes they carry). RLE is image/dicom-rle and JPEG-LS image/jls,
+# as IANA registered them (older editions said image/x-dicom-rle and image/x-jls); MPEG-4 AVC of every profile
+# travels as video/mp4. Orthanc 1.10's DICOMweb plugin (1.7) sends JPEG, JPEG-LS, JPEG 2000 and RLE frames as
+# stored when asked for these types (it takes the x- names too and answers with these), but refuses video/* and
+# image/jphc with 400: those frames have to be cut from the stored instance.
+FRAME_MEDIA_TYPES: dict[str, str] = {
+    ImplicitVRLittleEndian: "application/octet-stream",
+    ExplicitVRLittleEndian: "application/octet-stream",
+    JPEGBaseline8Bit: "image/jpeg",
+    JPEGExtended12Bit: "image/jpeg",
+    JPEGLossless: "image/jpeg",
+    JPEGLosslessSV1: "image/jpeg",
+    JPEGLSLossless: "image/jls",
+    JPEGLSNearLossless: "image/jls",
+    JPEG2000Lossless: "image/jp2",
+    JPEG2000: "image/jp2",
+    HTJ2KLossless: "image/jphc",
+    HTJ2KLosslessRPCL: "image/jphc",
+    HTJ2K: "image/jphc",
+    RLELossless: "image/dicom-rle",
+    **{uid: "video/mpeg" for uid in (MPEG2MPML, MPEG2MPMLF, MPEG2MPHL, MPEG2MPHLF)},
+    **{uid: "video/mp4" for uid in (MPEG4HP41, MPEG4HP41F, MPEG4HP41BD, MPEG4HP41BDF, MPEG4HP422D, MPEG4HP422DF,
+                                    MPEG4HP423D, MPEG4HP423DF, MPEG4HP42STEREO, MPEG4HP42STEREOF)},
+    HEVCMP51: "video/H265",
+    HEVCM10P51: "video/H265",
+}
 
 MAX_DEFLATE_RATIO = 100  # inflated / deflated bytes per file, for this syntax and zip imports alike
 _STEP = 1 << 20  # inflated per zlib call, so a bomb is stopped within a megabyte of the cap

@@ -19,21 +19,29 @@ from pydicom.errors import InvalidDicomError
 from pydicom.filereader import _read_file_meta_info, read_preamble  # the public read_file_meta_info wants a path
 from pydicom.multival import MultiValue
 from pydicom.uid import (
+    HTJ2K,
     JPEG2000,
     UID,
     ExplicitVRLittleEndian,
+    HTJ2KLossless,
+    HTJ2KLosslessRPCL,
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
     JPEGLossless,
     JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
     RLELossless,
+    VideoEndoscopicImageStorage,
+    VideoMicroscopicImageStorage,
+    VideoPhotographicImageStorage,
 )
 
 from functions.common.dicom.pixels import check_pixels
 from functions.common.dicom.refusal import FailureReason, InstanceRejected, attribute_value, mismatch
-from functions.common.dicom.syntaxes import inflated_part10, little_endian_part10
+from functions.common.dicom.syntaxes import VIDEO_TRANSFER_SYNTAXES, inflated_part10, little_endian_part10
 from functions.common.platform.config import get_settings
 
 __all__ = [
@@ -41,6 +49,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
     "DEFAULT_MAX_PIXEL_DATA_BYTES",
     "DEFAULT_TRANSFER_SYNTAXES",
+    "VIDEO_SOP_CLASSES",
     "FailureReason",
     "InstanceRejected",
     "check_instance",
@@ -48,8 +57,11 @@ __all__ = [
 ]
 
 
-# Uncompressed little endian and the compressions Orthanc 1.10.1 stores and decodes. Deflated and big endian
-# instances are accepted too, but `parse_part10` turns them into Explicit VR Little Endian before any check.
+# Every standard storage syntax in use: uncompressed little endian, JPEG, JPEG-LS, JPEG 2000, HTJ2K, RLE, and the
+# video ones (for video SOP classes only). Orthanc 1.10.1 stores them all; it cannot decode JPEG 2000 and HTJ2K,
+# whose frames go out as stored. Deflated and big endian instances are accepted too, but `parse_part10` turns them
+# into Explicit VR Little Endian before any check. Left out: JPEG 2000 Part 2 multi-component, the JPIP
+# referenced syntaxes (no pixels in the data set), Encapsulated Uncompressed and the retired JPEG processes.
 DEFAULT_TRANSFER_SYNTAXES: frozenset[str] = frozenset({
     ImplicitVRLittleEndian,
     ExplicitVRLittleEndian,
@@ -57,9 +69,21 @@ DEFAULT_TRANSFER_SYNTAXES: frozenset[str] = frozenset({
     JPEGExtended12Bit,
     JPEGLossless,
     JPEGLosslessSV1,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
     JPEG2000Lossless,
     JPEG2000,
+    HTJ2KLossless,
+    HTJ2KLosslessRPCL,
+    HTJ2K,
     RLELossless,
+    *VIDEO_TRANSFER_SYNTAXES,
+})
+# The IODs whose pixel data may be a video stream (PS3.3 A.32.5-A.32.7); no other image holds one.
+VIDEO_SOP_CLASSES: frozenset[str] = frozenset({
+    VideoEndoscopicImageStorage,
+    VideoMicroscopicImageStorage,
+    VideoPhotographicImageStorage,
 })
 DEFAULT_MAX_FRAME_BYTES = 64 * 2**20  # a 4096 × 4096 8-bit RGB frame fits; Orthanc decodes one frame at a time
 DEFAULT_MAX_FRAMES = 10_000
@@ -164,7 +188,8 @@ def check_instance(
     max_pixel_data_bytes: int = DEFAULT_MAX_PIXEL_DATA_BYTES,
     allowed_transfer_syntaxes: frozenset[str] = DEFAULT_TRANSFER_SYNTAXES,
 ) -> None:
-    """Raise InstanceRejected unless the instance is safe and consistent enough to hand to Orthanc."""
+    """Raise InstanceRejected unless the instance is safe and consistent enough to hand to Orthanc; a segmented
+    palette is expanded in `ds` itself (the data set ingest stores), the only change a check makes."""
     for keyword in _REQUIRED_UIDS:
         _check_uid(keyword, attribute_value(ds, keyword))
     sop_class = UID(str(ds.SOPClassUID))
@@ -181,7 +206,14 @@ def check_instance(
     if transfer_syntax not in allowed_transfer_syntaxes:
         name = transfer_syntax.name or transfer_syntax
         raise InstanceRejected(FailureReason.TRANSFER_SYNTAX_NOT_SUPPORTED, f"TransferSyntaxUID {name} is not accepted; "
-                               "send uncompressed little endian, JPEG, JPEG 2000 or RLE", attribute="TransferSyntaxUID")
+                               "send uncompressed little endian, JPEG, JPEG-LS, JPEG 2000, HTJ2K, RLE or (video) "
+                               "MPEG-2, MPEG-4 AVC or HEVC", attribute="TransferSyntaxUID")
+    if transfer_syntax in VIDEO_TRANSFER_SYNTAXES and sop_class not in VIDEO_SOP_CLASSES:
+        # Both attributes named first: the STOW answer's ErrorComment keeps 64 characters.
+        raise InstanceRejected(FailureReason.TRANSFER_SYNTAX_NOT_SUPPORTED, "TransferSyntaxUID is video but "
+                               f"SOPClassUID is not: {transfer_syntax.name} for {sop_class.name} ({sop_class}); only "
+                               "Video Endoscopic, Microscopic and Photographic images are video, send the frames as "
+                               "images", attribute="TransferSyntaxUID")
     check_pixels(ds, sop_class, transfer_syntax, max_frame_bytes=max_frame_bytes, max_frames=max_frames,
                   max_pixel_data_bytes=max_pixel_data_bytes)
 

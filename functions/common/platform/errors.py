@@ -44,6 +44,11 @@ class ApiError(Exception):
             body["errors"] = self.errors
         return body
 
+    @classmethod
+    def field(cls, field: str, message: str, *, code: str | None = None):
+        """The error about one field (a body member, query parameter or header), named in `errors`."""
+        return cls(f"{field}: {message}", code=code, errors=[{"field": field, "message": message}])
+
 
 class BadRequest(ApiError):
     status, code, title = 400, "bad_request", "Bad request"
@@ -52,9 +57,11 @@ class BadRequest(ApiError):
 class ValidationFailed(ApiError):
     status, code, title = 422, "validation", "Invalid request"
 
-    @classmethod
-    def field(cls, field: str, message: str, *, code: str | None = None) -> "ValidationFailed":
-        return cls(f"{field}: {message}", code=code, errors=[{"field": field, "message": message}])
+
+class NotAcceptable(ApiError):
+    """Nothing the server can send matches the request's Accept header (RFC 9110 15.5.7)."""
+
+    status, code, title = 406, "not_acceptable", "Not acceptable"
 
 
 class NotAuthenticated(ApiError):
