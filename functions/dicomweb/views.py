@@ -41,6 +41,8 @@ def _dicom_json(body: object, status: int = 200, headers: dict[str, str] | None 
 
 
 def _stream(answer: wado.Stream) -> flask.Response:
+    if wado.compressible(answer) and flask.request.accept_encodings["gzip"] > 0:
+        answer = wado.gzipped(answer)
     return flask.Response(answer.chunks, status=answer.status, headers=answer.headers)
 
 

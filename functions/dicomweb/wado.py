@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -33,6 +34,7 @@ from functions.dicomweb import archive, decoding
 from functions.dicomweb.rendering import rendering
 
 STREAM_CHUNK = 256 * 1024
+FRAME_GZIP_LEVEL = 1
 PASS_HEADERS = ("Content-Type", "Content-Length")
 AUDIT_WINDOW = 300.0  # seconds: a viewer fetching hundreds of frames is one access, not hundreds
 DICOM_PARTS = 'multipart/related; type="application/dicom"'
@@ -205,6 +207,29 @@ def _multipart(media_type: str, syntax: str, parts: Iterable[bytes]) -> Stream:
 
 def _no_frame_to_render() -> NotFound:
     return NotFound("No such frame to render: frames count from 1, and an instance without pixel data has none.")
+
+
+def compressible(answer: Stream) -> bool:
+    """Native frames (uncompressed pixels, half or more of a CT frame's bytes are redundant) are worth gzipping for a
+    client that accepts it: over a hospital link they are the bulk of a viewer's bytes. Compressed syntaxes, rendered
+    images and DICOM instances are sent as they are."""
+    media = answer.headers.get("Content-Type", "")
+    return answer.status == 200 and media.startswith("multipart/related") and "application/octet-stream" in media \
+        and "Content-Encoding" not in answer.headers
+
+
+def gzipped(answer: Stream) -> Stream:
+    """The answer gzipped as it streams (level 1: about 10 ms and 2x smaller for a 512x512 CT frame); the pixels
+    themselves are unchanged, only the transfer is encoded (the viewer's HTTP stack inflates it)."""
+    def chunks() -> Iterator[bytes]:
+        encoder = zlib.compressobj(FRAME_GZIP_LEVEL, zlib.DEFLATED, 31)  # 31: a gzip wrapper
+        for chunk in answer.chunks:
+            if out := encoder.compress(chunk):
+                yield out
+        yield encoder.flush()
+
+    headers = {k: v for k, v in answer.headers.items() if k != "Content-Length"}
+    return Stream(answer.status, {**headers, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}, chunks())
 
 
 def _no_such_frame() -> NotFound:
