@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from functions.common.access.policy import Action, study_for, visible_studies
+from functions.common.access.policy import Action, study_for, study_sources
 from functions.common.dicom import originals
 from functions.common.dicom.index import Study
-from functions.common.dicom.search import StudyFilter, apply, page, parse_dicom_date_range
+from functions.common.dicom.search import StudyFilter, original_date, parse_dicom_date_range, search
 from functions.common.http import paging, paging_query
 from functions.common.platform.errors import ValidationFailed
 from functions.common.security import audit
@@ -83,25 +83,29 @@ def _attr(tag: str, vr: str, value: Any) -> dict[str, Any]:
 
 
 def study_json(study: Study) -> dict[str, Any]:
-    """A study as a QIDO-RS result, from the index and the study's originals."""
+    """A study as a QIDO-RS result, from the index and the study's originals: the date unshifted from the index,
+    time and description only from the sealed originals (the index holds neither)."""
     item: dict[str, Any] = {}
-    item.update(_attr("00080020", "DA", study.study_date.strftime("%Y%m%d") if study.study_date else None))
-    item.update(_attr("00080030", "TM", study.study_time))
     item.update({"00080061": {"vr": "CS", "Value": list(study.modalities)} if study.modalities else {"vr": "CS"}})
-    item.update(_attr("00081030", "LO", study.description))
     item.update(_attr("0020000D", "UI", study.study_uid))
     item.update(_attr("00201206", "IS", study.num_series))
     item.update(_attr("00201208", "IS", study.num_instances))
     for tag, vr in (("00100010", "PN"), ("00100020", "LO"), ("00100030", "DA"), ("00080050", "SH"),
                     ("00080090", "PN")):
         item[tag] = {"vr": vr}
-    return originals.restore_json(item, {t: v for t, v in originals.of_study(study).items() if t in item})
+    sealed = originals.of_study(study)
+    originals.restore_json(item, {t: v for t, v in sealed.items() if t in item})
+    day = original_date(study)
+    item.update(_attr("00080020", "DA", day.strftime("%Y%m%d") if day else None))
+    for tag, vr in (("00080030", "TM"), ("00081030", "LO")):
+        item[tag] = sealed.get(tag) or {"vr": vr}
+    return item
 
 
 def search_studies(db: Session, principal: Principal, query: StudyQuery, *, client_ip: str | None) -> list[dict]:
     """Studies the caller may read that match, newest first."""
-    studies, _ = page(db, apply(visible_studies(principal), query.filter), sort="date", limit=query.limit,
-                      offset=query.offset, with_total=False)
+    studies = search(db, study_sources(db, principal), query.filter, sort="date", limit=query.limit,
+                     offset=query.offset).studies
     audit.record(db, "study_search", actor_id=principal.user_id, client_ip=client_ip,
                  details={"results": len(studies)})
     return [study_json(s) for s in studies]

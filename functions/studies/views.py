@@ -14,10 +14,13 @@ MAX_PAGE = 100
 TEXT = {"type": "string"}
 DATE = {"type": "string", "format": "date"}
 LIST_QUERY = {"patient_name": TEXT, "patient_id": TEXT, "modality": TEXT, "date_from": DATE, "date_to": DATE,
-              "scope": {"enum": list(SCOPES)}, "sort": {"enum": list(SORTS)}, **paging_query(max_limit=MAX_PAGE)}
+              "scope": {"enum": list(SCOPES)}, "sort": {"enum": list(SORTS)}, "cursor": TEXT,
+              **paging_query(max_limit=MAX_PAGE)}
 
 
-@api.route("", access=PATIENT_DATA, summary="List the studies the caller may see (filters, sort, paging, total)",
+@api.route("", access=PATIENT_DATA,
+           summary="List the studies the caller may see (filters, sort, paging by offset or by the previous page's "
+                   "next_cursor, total)",
            query=LIST_QUERY)
 def list_studies(ctx: RequestContext):
     args = ctx.args
@@ -26,8 +29,8 @@ def list_studies(ctx: RequestContext):
                     modality=args.get("modality") or None, date_from=service.date_arg(args, "date_from"),
                     date_to=service.date_arg(args, "date_to"))
     return service.list_studies(ctx.db, ctx.principal, f, scope=one_of(args, "scope", SCOPES, default="all"),
-                                sort=one_of(args, "sort", tuple(SORTS), default="date"), limit=limit, offset=offset,
-                                client_ip=ctx.client_ip)
+                                sort=one_of(args, "sort", SORTS, default="date"), limit=limit, offset=offset,
+                                cursor=args.get("cursor") or None, client_ip=ctx.client_ip)
 
 
 @api.route("/import", ("POST",), access=PATIENT_DATA, summary="Import a zip archive of DICOM files (application/zip)",

@@ -50,8 +50,9 @@ def test_search_finds_the_study_with_original_identifiers(dw, orthanc_direct, st
     assert _uids(ours, "0020000D") == {stored[0].StudyInstanceUID}
     assert ours[0]["00100010"]["Value"][0]["Alphabetic"] == str(stored[0].PatientName)
     theirs = orthanc_direct.search_for_studies(search_filters={"StudyInstanceUID": stored[0].StudyInstanceUID})
-    for tag in ("0020000D", "00080020"):
-        assert ours[0][tag]["Value"] == theirs[0][tag]["Value"]
+    assert ours[0]["0020000D"]["Value"] == theirs[0]["0020000D"]["Value"]
+    assert ours[0]["00080020"]["Value"] == [stored[0].StudyDate]
+    assert theirs[0]["00080020"]["Value"] != [stored[0].StudyDate]  # Orthanc holds the date shifted per patient
     assert ours[0]["00100010"] != theirs[0]["00100010"]  # Orthanc only holds the pseudonym
 
 

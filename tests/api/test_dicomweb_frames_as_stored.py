@@ -165,3 +165,23 @@ def test_a_series_thumbnail_of_jpeg_2000_and_a_viewport(stored):
     r = doctor.client.get(series + "/thumbnail", params={"viewport": "32,16"}, headers={"Accept": "image/jpeg"})
     assert r.status_code == 200 and r.headers["Content-Type"] == "image/jpeg", r.text[:300]
     assert Image.open(io.BytesIO(r.content)).size == (16, 16)  # 64 × 64 fitted into 32 × 16
+
+
+@pytest.mark.parametrize("name", [n for n in SAMPLES if n not in MADE or n.startswith("HTJ2K")])
+@pytest.mark.parametrize("suffix", ["/rendered", "/thumbnail"])
+def test_every_image_syntax_renders_and_has_a_thumbnail(stored, name, suffix):
+    """Orthanc renders what it decodes (JPEG, JPEG-LS, RLE); the gateway renders JPEG 2000 and HTJ2K."""
+    _, doctor, samples = stored
+    ds = samples[name]
+    r = doctor.client.get(instance_path(ds) + suffix, headers={"Accept": "image/jpeg"})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/jpeg", (name, r.text[:300])
+    image = np.asarray(Image.open(io.BytesIO(r.content)).convert("L"), dtype=np.float64)
+    assert image.std() > 5  # an image, not a blank
+
+
+@pytest.mark.parametrize("suffix", ["/rendered", "/thumbnail", "/frames/1/rendered"])
+def test_a_video_is_not_rendered_but_says_how_to_get_it(stored, suffix):
+    _, doctor, samples = stored
+    body = assert_problem(doctor.client.get(instance_path(samples["H.264 video"]) + suffix,
+                                            headers={"Accept": "image/jpeg"}), 406, "not_acceptable")
+    assert "retrieve its stream" in body["detail"]

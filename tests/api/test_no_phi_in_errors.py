@@ -12,6 +12,7 @@ import pytest
 from mcc_local.dicomgen import Patient, ct_series, to_bytes
 from sqlalchemy import text
 
+from functions.common.security.crypto import keyed_hash
 from tests.support.api_client import Mailbox
 from tests.support.dicomweb import stow
 from tests.support.logs import origin_output
@@ -19,13 +20,15 @@ from tests.support.logs import origin_output
 
 @pytest.fixture
 def refuse_studies_described(owner_engine):
-    """A real database failure while indexing: a trigger refusing study rows whose description has `mark`."""
+    """A real database failure while indexing: a trigger refusing study rows of the marked patient (by the keyed
+    hash of their ID: the index holds no description any more, and the mark must not be in the trigger)."""
     def refuse(mark: str) -> None:
+        pid_hash = keyed_hash(f"{mark}-PID", purpose="patient-id")
         with owner_engine.begin() as conn:
             conn.execute(text(f"""
                 CREATE OR REPLACE FUNCTION mcc_test_refuse_study() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN
-                  IF NEW.description LIKE '%{mark}%' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+                  IF NEW.patient_id_hash = '{pid_hash}' THEN RAISE EXCEPTION 'refused by the test'; END IF;
                   RETURN NEW;
                 END $$;
                 DROP TRIGGER IF EXISTS mcc_test_refuse_study ON studies;

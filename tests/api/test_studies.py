@@ -129,3 +129,22 @@ def test_the_study_list_needs_an_approved_account(factory, client):
     pending = factory.create("health_professional", status="pending")
     assert_problem(pending.client.get("/api/studies"), 403, "account_pending")
     assert_problem(client.get("/api/studies"), 401, "not_authenticated")
+
+
+def test_the_list_flags_studies_whose_images_may_hold_identifying_text(doctor):
+    """BurnedInAnnotation YES, or an ultrasound that does not say: flagged for its readers (de-identification
+    changes attributes, never pixels); a CT that does not say is not."""
+    def stored(modality: str, burned_in: str | None) -> str:
+        series = ct_series(Patient(name="FLAG^TEST", patient_id=f"FLAG-{uuid.uuid4().hex[:8]}"), slices=1,
+                           rows=16, columns=16)
+        for ds in series:
+            ds.Modality = modality
+            if burned_in:
+                ds.BurnedInAnnotation = burned_in
+        assert stow(doctor.client, series).status_code == 200
+        return str(series[0].StudyInstanceUID)
+
+    flags = {stored("CT", None): None, stored("US", None): "suspected", stored("CT", "YES"): "yes"}
+    for study_uid, flag in flags.items():
+        r = doctor.client.get(f"/api/studies/{study_uid}")
+        assert r.status_code == 200 and r.json()["burned_in"] == flag, (flag, r.text[:300])

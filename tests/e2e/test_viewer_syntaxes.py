@@ -6,23 +6,18 @@ decoder's rounding for lossy ones."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pydicom
 import pytest
-from playwright.sync_api import Browser, Page
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser
 from pydicom.pixels import apply_modality_lut
 from pydicom.uid import HTJ2K, HTJ2KLosslessRPCL, JPEGLossless, JPEGLosslessSV1
 
-from tests.e2e.ohif import IMAGE_SHOWN
+from tests.e2e.ohif import open_study
 from tests.e2e.portal import new_context
 from tests.e2e.test_viewer import Platform, platform  # noqa: F401  (the signed-in health professional fixture)
 from tests.support import real_world
 from tests.support.dicomweb import stow
-
-logger = logging.getLogger(__name__)
 
 # sample → largest difference allowed from the decoding in Python (0: lossless; lossy decoders may round differently)
 SAMPLES = {
@@ -82,26 +77,11 @@ def seen(browser: Browser, platform: Platform, studies) -> dict[str, dict]:  # n
     out = {}
     try:
         for name, ds in studies.items():
-            _open(page, platform.url, str(ds.StudyInstanceUID))
+            open_study(page, platform.url, str(ds.StudyInstanceUID), timeout=90.0, attempts=3)
             out[name] = page.evaluate(VIEWPORT_PIXELS)
     finally:
         context.close()
     return out
-
-
-def _open(page: Page, url: str, study_uid: str, attempts: int = 3) -> None:
-    """Open the study in OHIF; the in-process test origin (one TLS handshake per request, Connection: close) has
-    dropped one of OHIF's lazy chunks now and then on a loaded machine ("Loading CSS chunk … failed"), which
-    leaves OHIF without a viewport: the page is loaded again then, as a user would, and logged."""
-    for attempt in range(1, attempts + 1):
-        try:
-            page.goto(f"{url}/viewer?StudyInstanceUIDs={study_uid}")
-            page.wait_for_function(IMAGE_SHOWN, timeout=90_000)
-            return
-        except PlaywrightError:
-            if attempt == attempts:
-                raise
-            logger.warning("OHIF showed no image for %s (attempt %d); loading it again", study_uid, attempt)
 
 
 def _expected(ds: pydicom.Dataset) -> np.ndarray:

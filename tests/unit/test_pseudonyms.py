@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mcc_local.dicomgen import Patient, ct_series
 
-from functions.common.dicom.deidentify import REPLACE, deidentify, pseudonym
+from functions.common.dicom.deidentify import date_shift_days, deidentify, pseudonym
 from functions.common.dicom.originals import restore_dataset, restore_json
 from functions.common.platform.config import reset_settings
 from functions.common.security.blind_index import name_tokens, query_tokens
@@ -25,11 +25,11 @@ def slice_of(**patient) -> object:
 
 def test_identifying_attributes_are_replaced_or_removed_and_kept_as_originals():
     ds = slice_of(name="DOE^JANE", patient_id="PID-1", referring_physician="HOUSE^G", institution="St Mary")
-    originals = deidentify(ds)
+    birth = ds.PatientBirthDate
+    originals = deidentify(ds, patient_key="patient-key").originals
     assert str(ds.PatientName).startswith("ANON^") and ds.PatientID.startswith("P")
-    assert ds.PatientBirthDate == "19000101"
-    assert "InstitutionName" not in ds
-    assert all(k not in ds or REPLACE[k] != "remove" for k in REPLACE)
+    assert ds.PatientBirthDate != birth and len(ds.PatientBirthDate) == 8 and date_shift_days("patient-key") != 0
+    assert ds.InstitutionName == "ANONYMOUS"  # X/Z/D: a dummy keeps a Type 1 attribute valid
     assert originals["00100010"]["Value"][0]["Alphabetic"] == "DOE^JANE"
     assert originals["00080080"]["Value"] == ["St Mary"]
 
@@ -42,7 +42,7 @@ def test_pseudonyms_are_stable_per_value_and_differ_between_values():
 def test_restoring_gives_back_exactly_the_original_attributes():
     ds = slice_of(name="DOE^JANE", patient_id="PID-1", accession="ACC9")
     before = {k: ds[k].value for k in ("PatientName", "PatientID", "AccessionNumber", "PatientBirthDate")}
-    originals = deidentify(ds)
+    originals = deidentify(ds, patient_key="patient-key").originals
     restore_dataset(ds, originals)
     assert {k: ds[k].value for k in before} == before
     item = {"00100010": {"vr": "PN", "Value": [{"Alphabetic": "ANON^X"}]}, "0020000D": {"vr": "UI", "Value": ["1.2"]}}

@@ -30,8 +30,12 @@ class Study(Base):
     __table_args__ = (
         Index("ix_studies_name_tokens", "name_tokens", postgresql_using="gin"),
         Index("ix_studies_modalities", "modalities", postgresql_using="gin"),
-        # The study list's default order (newest first) walks this index and stops after one page.
-        Index("ix_studies_owner_date_desc", "owner_id", text("study_date DESC NULLS LAST"), "id"),
+        # A search walks one owner's studies along these (either way) and stops after one page: by date, the
+        # default, and by upload. They carry the columns searches filter on, so the walk reads no table row.
+        Index("ix_studies_owner_date_desc", "owner_id", text("study_date DESC NULLS LAST"), "id",
+              postgresql_include=["name_tokens", "modalities"]),
+        Index("ix_studies_owner_uploaded_desc", "owner_id", text("created_at DESC"), "id",
+              postgresql_include=["name_tokens", "modalities"]),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -41,10 +45,10 @@ class Study(Base):
     # Searchable without decryption: keyed hashes of the patient ID and of name-component prefixes.
     patient_id_hash: Mapped[str] = mapped_column(String(64), index=True)
     name_tokens: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    # Shifted by a keyed number of days per owner (`search.date_shift`): ranges and one owner's order stay
+    # searchable, nothing absolute shows. Time and descriptions are only in the sealed originals.
     study_date: Mapped[dt.date | None] = mapped_column(Date)
-    study_time: Mapped[str | None] = mapped_column(String(16))
     modalities: Mapped[list[str]] = mapped_column(ARRAY(String(16)), default=list)
-    description: Mapped[str | None] = mapped_column(String(64))
     num_series: Mapped[int] = mapped_column(Integer, default=0)
     num_instances: Mapped[int] = mapped_column(Integer, default=0)
     # The per-study data key, wrapped by the key-encryption key; destroying it shreds the originals.
@@ -65,7 +69,6 @@ class Series(Base):
     study_pk: Mapped[uuid.UUID] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
     modality: Mapped[str | None] = mapped_column(String(16))
     series_number: Mapped[int | None] = mapped_column(Integer)
-    description: Mapped[str | None] = mapped_column(String(64))
     num_instances: Mapped[int] = mapped_column(Integer, default=0)
 
 

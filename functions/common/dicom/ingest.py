@@ -49,6 +49,7 @@ from functions.common.dicom.index import Instance, Patient, Series, Study
 from functions.common.dicom.intake import Header, PatientKey, pseudonymised
 from functions.common.dicom.originals import Originals
 from functions.common.dicom.orthanc import ArchiveRefused, ArchiveUnavailable, instance_id
+from functions.common.dicom.search import stored_date
 from functions.common.dicom.uploads import NotSent, held, remove, store
 from functions.common.dicom.validation import FailureReason, InstanceRejected
 from functions.common.platform import db as database
@@ -68,6 +69,7 @@ ARCHIVE_BUSY = "the image archive is busy or down; nothing was kept, retry"
 INDEX_DOWN = "the index is unreachable; nothing was kept, retry"
 NOT_INDEXED = "the instance could not be indexed; nothing was kept, try again"
 ARCHIVE_SWEPT = "the image archive was tidied meanwhile; nothing was kept, retry"
+BURNED_IN_RANK = {None: 0, "suspected": 1, "yes": 2}  # a study's flag only ever rises
 MayStore = Callable[[Session, Study | None], bool]  # the permission model's answer (None: a new study)
 
 
@@ -96,6 +98,7 @@ class _Upload:
     future: Future
     archive_id: str                  # its id in the archive, known before the archive answers
     created_in_archive: bool = False
+    burned_in: str | None = None     # deidentify's burned_in_flag: "yes", "suspected" or None
 
 
 @dataclass
@@ -143,7 +146,7 @@ class Ingest:
             if self._archive_down.is_set():
                 raise InstanceRejected(FailureReason.PROCESSING_FAILURE, ARCHIVE_BUSY, retry=True)
             self._check_study(outcome.study_uid)
-            header, originals, data = pseudonymised(ds)
+            header, taken, data = pseudonymised(ds)
             if self._patients.setdefault(outcome.study_uid, header.patient) != header.patient:
                 raise InstanceRejected(FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS, OTHER_PATIENT)
         except InstanceRejected as e:
@@ -153,7 +156,8 @@ class Ingest:
             self._pool = ThreadPoolExecutor(UPLOADS, thread_name_prefix="archive-upload")
         archive_id = instance_id(str(ds.get("PatientID", "")), outcome.study_uid, outcome.series_uid, outcome.sop_uid)
         future = self._pool.submit(store, data, self._archive_down)
-        self._uploads.append(_Upload(outcome, header, originals, len(data), future, archive_id))
+        self._uploads.append(_Upload(outcome, header, taken.originals, len(data), future, archive_id,
+                                     burned_in=taken.burned_in))
         self._held_bytes += len(data)
         self._collect(wait=self._held_bytes > WINDOW_BYTES or len(self._uploads) > WINDOW_INSTANCES)
 
@@ -268,6 +272,7 @@ class Ingest:
         keys = {uid: sealed_originals.study_key(study) for uid, study in rows.studies.items()}
         values, indexed, per_series, per_study = [], [], collections.Counter(), collections.Counter()
         modalities: dict[str, set[str]] = collections.defaultdict(set)
+        burned_in: dict[str, str | None] = {}
         for upload in batch:
             o = upload.outcome
             if o.error is not None:
@@ -289,6 +294,8 @@ class Ingest:
                 study.originals_enc = sealed_originals.seal(key, upload.originals, study_uid=study.study_uid)
             if upload.header.modality:
                 modalities[o.study_uid].add(upload.header.modality)
+            if BURNED_IN_RANK.get(upload.burned_in, 0) > BURNED_IN_RANK.get(burned_in.get(o.study_uid), 0):
+                burned_in[o.study_uid] = upload.burned_in
         inserted = set(self.db.scalars(insert(Instance).values(values)
                                        .on_conflict_do_nothing(index_elements=["sop_uid"])
                                        .returning(Instance.id))) if values else set()
@@ -307,7 +314,18 @@ class Ingest:
             study = rows.studies[study_uid]
             study.num_instances += n
             study.modalities = sorted({*study.modalities, *modalities[study_uid]})
+            self._flag_burned_in(study, burned_in.get(study_uid))
         self._drop_empty(rows, per_series)
+
+    def _flag_burned_in(self, study: Study, flag: str | None) -> None:
+        """Raise the study's burned-in flag (never lower it: "yes" stays), audited the first time it is flagged."""
+        if BURNED_IN_RANK.get(flag, 0) <= BURNED_IN_RANK.get(study.burned_in, 0):
+            return
+        first = study.burned_in is None
+        study.burned_in = flag
+        if first:
+            audit.record(self.db, "study_burned_in", actor_id=self.uploader_id, client_ip=None,
+                         target=f"study:{study.study_uid}", details={"flag": flag})
 
     def _drop_empty(self, rows: _Batch, per_series: collections.Counter) -> None:
         """Rows this batch created for instances that all failed go again: no empty study or series."""
@@ -344,16 +362,16 @@ class Ingest:
         _, wrapped = sealed_originals.new_study_key(study_uid)
         self.db.execute(insert(Study).values(
             id=uuid.uuid4(), study_uid=study_uid, owner_id=owner, patient_pk=patient_pk,
-            patient_id_hash=pid_hash, name_tokens=header.name_tokens, study_date=header.study_date,
-            study_time=header.study_time, modalities=[], description=header.study_description, num_series=0,
-            num_instances=0, key_kek_id=wrapped.kek_id, key_wrapped=wrapped.wrapped,
+            patient_id_hash=pid_hash, name_tokens=header.name_tokens,
+            study_date=stored_date(header.study_date, owner), modalities=[], num_series=0, num_instances=0,
+            key_kek_id=wrapped.kek_id, key_wrapped=wrapped.wrapped,
         ).on_conflict_do_nothing())
         return self.db.scalar(select(Study).where(Study.study_uid == study_uid).with_for_update())
 
     def _series(self, study: Study, series_uid: str, header: Header, rows: _Batch) -> Series | None:
         created = self.db.scalar(insert(Series).values(
             id=uuid.uuid4(), series_uid=series_uid, study_pk=study.id, modality=header.modality,
-            series_number=header.series_number, description=header.series_description, num_instances=0,
+            series_number=header.series_number, num_instances=0,
         ).on_conflict_do_nothing().returning(Series.id))
         if created is not None:
             study.num_series += 1

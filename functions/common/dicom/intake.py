@@ -10,9 +10,8 @@ from typing import Any
 
 from pydicom import Dataset
 
-from functions.common.dicom.deidentify import deidentify
+from functions.common.dicom.deidentify import Deidentified, deidentify
 from functions.common.dicom.index import Study
-from functions.common.dicom.originals import Originals
 from functions.common.dicom.validation import FailureReason, InstanceRejected
 from functions.common.security.blind_index import name_tokens
 from functions.common.security.crypto import keyed_hash
@@ -37,12 +36,9 @@ class Header:
 
     patient_id_hash: str
     name_tokens: list[str]
-    study_date: dt.date | None
-    study_time: str | None
-    study_description: str | None
+    study_date: dt.date | None  # the original: the index stores it shifted (`search.stored_date`)
     modality: str | None
     series_number: int | None
-    series_description: str | None
     transfer_syntax: str | None  # as the archive stores it
 
     @classmethod
@@ -50,9 +46,7 @@ class Header:
         number = ds.get("SeriesNumber")
         return cls(keyed_hash(str(ds.get("PatientID", "")), purpose="patient-id"),
                    name_tokens(str(ds.get("PatientName", ""))), _date(ds.get("StudyDate")),
-                   str(ds.get("StudyTime", ""))[:16] or None, str(ds.get("StudyDescription", ""))[:64] or None,
                    str(ds.get("Modality", "")) or None, int(number) if number not in (None, "") else None,
-                   str(ds.get("SeriesDescription", ""))[:64] or None,
                    str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "")) or None)
 
     @property
@@ -60,20 +54,21 @@ class Header:
         return PatientKey(self.patient_id_hash, frozenset(self.name_tokens))
 
 
-def pseudonymised(ds: Dataset) -> tuple[Header, Originals, bytes]:
-    """The index's view of the instance, its identifying originals, and the pseudonymised Part 10 file.
+def pseudonymised(ds: Dataset) -> tuple[Header, Deidentified, bytes]:
+    """The index's view of the instance, what de-identification took out of it (its originals, to seal) and saw
+    (burned-in text), and the de-identified Part 10 file the archive stores.
 
     Elements are decoded only here, as they are read (parsing checked their structure): the others
     reach the archive byte for byte. A value that cannot be decoded refuses the instance.
     """
     try:
         header = Header.of(ds)
-        originals = deidentify(ds)
+        taken = deidentify(ds, patient_key=header.patient_id_hash)
         buf = io.BytesIO()
         ds.save_as(buf, enforce_file_format=True)
     except Exception as e:  # noqa: BLE001 - pydicom raises many types on malformed values; all mean the same
         raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"an attribute cannot be decoded: {e}") from e
-    return header, originals, buf.getvalue()
+    return header, taken, buf.getvalue()
 
 
 def _date(value: Any) -> dt.date | None:

@@ -29,8 +29,8 @@ def test_originals_open_only_for_their_own_study_and_instance(world):
 def test_a_dataset_gets_its_originals_back(platform_env):
     ds = ct_series(Patient(name="DOE^JANE", patient_id="PID-7", institution="St Mary", accession="ACC-9"),
                    slices=1, rows=8, columns=8)[0]
-    kept = deidentify(ds)
-    assert str(ds.PatientName) != "DOE^JANE" and "InstitutionName" not in ds
+    kept = deidentify(ds, patient_key="patient-key").originals
+    assert str(ds.PatientName) != "DOE^JANE" and ds.InstitutionName != "St Mary"
     originals.restore_dataset(ds, kept)
     assert str(ds.PatientName) == "DOE^JANE" and ds.PatientID == "PID-7" and ds.InstitutionName == "St Mary"
     assert originals.keyword_value(kept, "PatientName") == "DOE^JANE"

@@ -1,7 +1,7 @@
 /** Typed functions for the study list (`/api/studies`), zip import and STOW-RS upload (`/dicom-web`). */
 import { request, upload, type UploadOptions } from './http';
 import { newBoundary, stowBody, stowContentType, summariseStow, type StowOutcome } from './stow';
-import type { ImportResult, Page, StudyQuery, StudySummary } from './types';
+import type { ImportResult, StudyPage, StudyQuery, StudySummary } from './types';
 
 const STUDIES = '/api/studies';
 const id = (value: string): string => encodeURIComponent(value);
@@ -9,7 +9,7 @@ const id = (value: string): string => encodeURIComponent(value);
 export type SendOptions = Pick<UploadOptions, 'onProgress' | 'signal'>;
 
 export const listStudies = (query: StudyQuery) =>
-  request<Page<StudySummary>>('GET', STUDIES, { query: { ...query } });
+  request<StudyPage>('GET', STUDIES, { query: { ...query } });
 export const getStudy = (studyUid: string) => request<StudySummary>('GET', `${STUDIES}/${id(studyUid)}`);
 export const deleteStudy = (studyUid: string, password: string) =>
   request<undefined>('DELETE', `${STUDIES}/${id(studyUid)}`, { body: { password } });

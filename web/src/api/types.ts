@@ -75,6 +75,14 @@ export interface Page<T> extends Items<T> {
   total: number;
 }
 
+/** The study list's page: past 100,000 studies the server may estimate the total rather than count every match. */
+export interface StudyPage extends Page<StudySummary> {
+  /** false: `total` is PostgreSQL's estimate (the page's own scans did not see every match). */
+  total_exact: boolean;
+  /** The next page's keyset cursor (`cursor=`), or null on the last page. */
+  next_cursor: string | null;
+}
+
 export interface PageQuery {
   limit?: number;
   offset?: number;
@@ -139,6 +147,9 @@ export interface StudySummary {
   num_series: number;
   num_instances: number;
   uploaded_at: string | null;
+  /** Identifying text may sit in the pixels, which de-identification leaves as they are: "yes" when an instance
+   * says BurnedInAnnotation YES, "suspected" for a modality known for it (US, SC, OT …) that does not say. */
+  burned_in: 'yes' | 'suspected' | null;
   /** What the signed-in user may do with it: their own study, or shared with them at a level. */
   access: StudyAccess;
   owner: { name: string };

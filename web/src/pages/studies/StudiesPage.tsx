@@ -90,7 +90,7 @@ export function StudiesPage() {
         <div className="results-bar">
           <RadioGroup legend="Show" name="scope" inline options={SCOPE_OPTIONS} value={state.scope}
             onChange={(scope) => go({ ...state, scope, offset: 0 })} />
-          {data && !error && <p className="results-count" aria-live="polite">{plural(total, 'study', 'studies')}</p>}
+          {data && !error && <p className="results-count" aria-live="polite">{data.total_exact === false ? `about ${plural(total, 'study', 'studies')}` : plural(total, 'study', 'studies')}</p>}
           <SelectField label="Sort" value={state.sort} options={SORT_OPTIONS}
             onChange={(sort) => go({ ...state, sort, offset: 0 })} />
         </div>

@@ -21,6 +21,12 @@ const ACCESS_HINTS: Readonly<Record<StudyShareLevel, string>> = {
 };
 
 /** Column widths live in studies.css (a fixed layout: long text never widens the table, it ends in an ellipsis). */
+/** Why a study is flagged: de-identification changes attributes, never pixels. */
+const BURNED_IN_HINTS = {
+  yes: 'Its images say they have burned-in annotation: names or IDs may be visible in the pixels.',
+  suspected: 'Its modality often burns text into images (ultrasound, screen captures …): check before sharing.',
+} as const;
+
 const COLUMNS = ['name', 'id', 'date', 'date', 'modalities', 'description', 'count', 'owner', 'actions'] as const;
 
 /**
@@ -66,7 +72,12 @@ export function StudyTable({ items, busy, onShare, onDelete }: {
                 <td>{formatDate(study.patient_birth_date)}</td>
                 <td>{formatDate(study.study_date)}</td>
                 <td title={modalities || undefined}>{modalities || '—'}</td>
-                <td title={study.description ?? undefined}>{study.description ?? '—'}</td>
+                <td title={study.description ?? undefined}>
+                  {study.burned_in && (
+                    <span className="badge badge--pending" title={BURNED_IN_HINTS[study.burned_in]}>Text in images</span>
+                  )}
+                  {study.description ?? (study.burned_in ? '' : '—')}
+                </td>
                 <td className="numeric">
                   {study.num_series.toLocaleString()} / {study.num_instances.toLocaleString()}
                 </td>

@@ -10,6 +10,7 @@ let server: TestServer;
 const BASE = {
   patient_birth_date: '19700101', accession_number: 'ACC1', referring_physician: null, study_date: '2026-01-15',
   modalities: ['CT'], description: 'Chest', num_series: 1, num_instances: 12, uploaded_at: '2026-02-01T10:00:00Z',
+  burned_in: null,
 };
 const MINE = { ...BASE, study_uid: '1.2.1', patient_name: 'DOE^JANE', patient_id: 'MCC-1', access: 'owner', owner: { name: 'Ada' } };
 const SHARED = { ...BASE, study_uid: '1.2.2', patient_name: 'ROE^RICHARD', patient_id: 'MCC-2', access: 'read', owner: { name: 'Grace Hopper' } };
@@ -122,6 +123,26 @@ describe('the worklist', () => {
     expect(titled('CT, SR').textContent).toBe('CT, SR');
     const shared = within(table).getByRole('row', { name: /ROE, RICHARD/ });
     expect(within(shared).getByTitle('Grace Hopper').textContent).toContain('Grace Hopper');
+  });
+
+  it('flags a study whose images may hold identifying text, saying why', async () => {
+    const us = { ...MINE, study_uid: '1.2.3', patient_name: 'ROE^ULTRA', modalities: ['US'], burned_in: 'suspected' };
+    const marked = { ...MINE, study_uid: '1.2.4', patient_name: 'ROE^MARKED', burned_in: 'yes', description: null };
+    server.on('GET', '/api/studies', () => ({ status: 200, json: { items: [MINE, us, marked], total: 3 } }));
+    renderAt('/studies', ROUTES);
+    const table = await screen.findByRole('table', { name: 'Studies' });
+    const flag = (name: RegExp) => within(within(table).getByRole('row', { name })).queryByText('Text in images');
+    expect(flag(/DOE, JANE/)).toBeNull();
+    expect(flag(/ROE, ULTRA/)?.getAttribute('title')).toMatch(/often burns text/);
+    expect(flag(/ROE, MARKED/)?.getAttribute('title')).toMatch(/burned-in annotation/);
+  });
+
+  it('says "about" when the server estimated the total', async () => {
+    server.on('GET', '/api/studies', () => ({
+      status: 200, json: { items: [MINE], total: 104000, total_exact: false, next_cursor: 'c1' },
+    }));
+    renderAt('/studies', ROUTES);
+    expect(await screen.findByText('about 104,000 studies')).toBeTruthy();
   });
 
   it('shows the scope, the count and the sort together once the list has loaded', async () => {
