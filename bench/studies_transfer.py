@@ -106,17 +106,23 @@ def frame_paths(instances: Sequence[bytes]) -> list[str]:
     return paths
 
 
+IDENTITY = {"Accept-Encoding": "identity"}
+
+
 def frame_latencies(gw: Gateway, archives: dict[str, tuple[str, tuple[str, str]]], paths: Sequence[str],
                     min_bytes: int) -> dict[str, list[float]]:
     """Frame 1 of every instance via the gateway and straight from the archive by each route (name → (base URL,
-    auth)), in rotating order; a warm-up pass that also checks all answer the same pixels, then measured (ms)."""
+    auth)), in rotating order; a warm-up pass that also checks all answer the same pixels, then measured (ms).
+    Uncompressed both ways (`Accept-Encoding: identity`): the gateway gzips native frames for clients that accept
+    it, which pays over a hospital link (bench/viewer_network_bench.py) but is CPU on loopback; this compares the
+    two request paths like for like."""
     sessions = {name: orthanc_session(auth) for name, (_, auth) in archives.items()}
 
     def fetch(where: str, path: str) -> tuple[float, bytes]:
         if where == "gateway":
-            s, url, headers = gw.session, gw.origin + path, gw.headers(Accept=FRAME_ACCEPT)
+            s, url, headers = gw.session, gw.origin + path, gw.headers(Accept=FRAME_ACCEPT, **IDENTITY)
         else:
-            s, url, headers = sessions[where], archives[where][0] + path, {"Accept": FRAME_ACCEPT}
+            s, url, headers = sessions[where], archives[where][0] + path, {"Accept": FRAME_ACCEPT, **IDENTITY}
         t0 = time.perf_counter()
         r = s.get(url, headers=headers, timeout=60)
         content = r.content
