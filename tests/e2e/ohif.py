@@ -26,15 +26,11 @@ does not expose (an image in the viewport, whether a series is tracked).
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from urllib.parse import parse_qs, urlparse
 
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
-
-logger = logging.getLogger(__name__)
 
 VIEWPORT_CANVAS = "canvas.cornerstone-canvas"
 STOW_PATH = re.compile(r"/dicom-web/studies(/[^/?]+)?$")
@@ -78,23 +74,12 @@ def quiet_onboarding(page: Page) -> None:
     page.add_init_script(_QUIET_ONBOARDING)
 
 
-def open_study(page: Page, base_url: str, study_uid: str, timeout: float = 60.0, attempts: int = 2) -> None:
-    """Open the portal's link to a study and wait until OHIF's active viewport shows an image.
-
-    On a loaded machine the in-process test origin (one TLS handshake per request, `Connection: close`) has had
-    Chromium give up on one of OHIF's lazy chunks ("Loading CSS chunk … failed", net::ERR_TOO_MANY_RETRIES), which
-    leaves OHIF without a viewport for good: the page is loaded once more then, as a user would, and logged."""
+def open_study(page: Page, base_url: str, study_uid: str, timeout: float = 60.0) -> None:
+    """Open the portal's link to a study and wait until OHIF's active viewport shows an image."""
     quiet_onboarding(page)
-    for attempt in range(1, attempts + 1):
-        page.goto(f"{base_url}/viewer?StudyInstanceUIDs={study_uid}")
-        page.wait_for_url(re.compile(r"/viewer/viewer\?StudyInstanceUIDs="), timeout=timeout * 1000)
-        try:
-            _wait_for_image(page, timeout)
-            return
-        except PlaywrightError:
-            if attempt == attempts:
-                raise
-            logger.warning("OHIF showed no image (attempt %d); loading the page again", attempt)
+    page.goto(f"{base_url}/viewer?StudyInstanceUIDs={study_uid}")
+    page.wait_for_url(re.compile(r"/viewer/viewer\?StudyInstanceUIDs="), timeout=timeout * 1000)
+    _wait_for_image(page, timeout)
 
 
 def draw_length(page: Page, start: tuple[float, float] = (0.4, 0.5), end: tuple[float, float] = (0.55, 0.55),

@@ -77,7 +77,7 @@ def seen(browser: Browser, platform: Platform, studies) -> dict[str, dict]:  # n
     out = {}
     try:
         for name, ds in studies.items():
-            open_study(page, platform.url, str(ds.StudyInstanceUID), timeout=90.0, attempts=3)
+            open_study(page, platform.url, str(ds.StudyInstanceUID), timeout=90.0)
             out[name] = page.evaluate(VIEWPORT_PIXELS)
     finally:
         context.close()
