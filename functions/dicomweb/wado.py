@@ -116,20 +116,16 @@ def retrieve(db: Session, principal: Principal, study_uid: str, series_uid: str 
     first = _instance_file(work[0][0])
     audit_view(db, principal, study, "retrieve", client_ip=client_ip)
     key = originals.study_key(study)
-    boundary = uuid.uuid4().hex
 
-    def body() -> Iterator[bytes]:
+    def restored() -> Iterator[bytes]:
         for n, (orthanc_id, uid, sealed) in enumerate(work):
             ds = pydicom.dcmread(io.BytesIO(first if n == 0 else _instance_file(orthanc_id)))
             originals.restore_dataset(ds, originals.open_sealed(key, sealed, study_uid=study.study_uid, sop_uid=uid))
             out = io.BytesIO()
             ds.save_as(out, enforce_file_format=True)
-            yield f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
             yield out.getvalue()
-            yield b"\r\n"
-        yield f"--{boundary}--\r\n".encode()
 
-    return Stream(200, {"Content-Type": f"{DICOM_PARTS}; boundary={boundary}"}, body())
+    return _multipart("application/dicom", restored())
 
 
 def _orthanc_accept(accept: str) -> str:
@@ -190,19 +186,22 @@ def _frame_numbers(text: str) -> list[int]:
     return numbers
 
 
-def _multipart(media_type: str, syntax: str, parts: Iterable[bytes]) -> Stream:
+def _multipart(media_type: str, parts: Iterable[bytes], *, syntax: str | None = None) -> Stream:
+    """multipart/related of `media_type` parts (each with its length), streamed as the parts come; `syntax` names the
+    transfer syntax of frames (instances carry their own)."""
     boundary = uuid.uuid4().hex
+    typed = f"{media_type}; transfer-syntax={syntax}" if syntax else media_type
 
     def body() -> Iterator[bytes]:
         for part in parts:
-            yield (f"--{boundary}\r\nContent-Type: {media_type}; transfer-syntax={syntax}\r\n"
-                   f"Content-Length: {len(part)}\r\n\r\n").encode()
+            yield f"--{boundary}\r\nContent-Type: {typed}\r\nContent-Length: {len(part)}\r\n\r\n".encode()
             yield part
             yield b"\r\n"
         yield f"--{boundary}--\r\n".encode()
 
-    return Stream(200, {"Content-Type": f'multipart/related; type="{media_type}"; transfer-syntax={syntax}; '
-                                        f"boundary={boundary}"}, body())
+    syntax_param = f"; transfer-syntax={syntax}" if syntax else ""
+    return Stream(200, {"Content-Type": f'multipart/related; type="{media_type}"{syntax_param}; boundary={boundary}'},
+                  body())
 
 
 def _no_frame_to_render() -> NotFound:
@@ -236,7 +235,7 @@ def _no_such_frame() -> NotFound:
     return NotFound("No such frame: frames count from 1 to the instance's NumberOfFrames.")
 
 
-def _frames_not_as_asked() -> ValidationFailed:
+def _frames_not_as_asked() -> NotAcceptable:
     return NotAcceptable.field("Accept", "the image archive cannot send these frames so: ask for frames the "
                                             f"instance has, as stored ({FRAME_PARTS})")
 
@@ -294,15 +293,16 @@ def _encapsulated_frames(stored: Stored, numbers: list[int], accept: str,
             ds = _decodable(stored)
             if max(numbers) > decoding.frame_count(ds):
                 raise _no_such_frame()
-            return _multipart(AS_STORED[syntax], syntax, [b"".join(generate_fragments(ds.PixelData))]), orthanc_accept
+            whole = [b"".join(generate_fragments(ds.PixelData))]
+            return _multipart(AS_STORED[syntax], whole, syntax=syntax), orthanc_accept
         parts = [archive.read(f"/instances/{stored.orthanc_id}/frames/{n - 1}/raw", accept="*/*",
                               missing="No such frame: frames count from 1.").content for n in numbers]
-        return _multipart(AS_STORED[syntax], syntax, parts), orthanc_accept
+        return _multipart(AS_STORED[syntax], parts, syntax=syntax), orthanc_accept
     if not decoding.decoded_here(syntax):
         return None, orthanc_accept  # Orthanc decodes it (JPEG, JPEG-LS, RLE) into what was asked, or says 400
     if wanted == NATIVE:
-        return _multipart("application/octet-stream", NATIVE,
-                          decoding.native_frames(_decodable(stored), numbers)), orthanc_accept
+        return _multipart("application/octet-stream", decoding.native_frames(_decodable(stored), numbers),
+                          syntax=NATIVE), orthanc_accept
     raise NotAcceptable.field("Accept", f"these frames are stored as {UID(syntax).name}: ask for them as stored "
                                         f"(transfer-syntax={syntax} or *) or as application/octet-stream (explicit "
                                         "VR little endian)")
