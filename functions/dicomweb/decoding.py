@@ -1,5 +1,6 @@
 """Pixels the gateway decodes itself: frames and rendered images of instances stored in a syntax Orthanc 1.10
-cannot decode (JPEG 2000, HTJ2K). pydicom decodes them with the kept pylibjpeg plugins (openjpeg for both);
+cannot decode (JPEG 2000, HTJ2K), and rendered frames and thumbnails of videos. pydicom decodes the images with the
+kept pylibjpeg plugins (openjpeg for both); FFmpeg (through PyAV) decodes MPEG-2, H.264 and HEVC elementary streams;
 Pillow encodes the rendered image. Orthanc still decodes everything else (native, JPEG, JPEG-LS, RLE).
 
 Rendering follows what Orthanc's DICOMweb plugin does with the same parameters (rendering.py checks them and
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import io
 
+import av
 import numpy as np
 import pydicom
 from PIL import Image
+from pydicom.encaps import generate_fragments
 from pydicom.pixels import apply_modality_lut, pixel_array
-from pydicom.uid import HTJ2K, JPEG2000, UID, HTJ2KLossless, HTJ2KLosslessRPCL, JPEG2000Lossless
+from pydicom.uid import HTJ2K, JPEG2000, UID, HTJ2KLossless, HTJ2KLosslessRPCL, JPEG2000Lossless, MPEGTransferSyntaxes
 
 from functions.common.platform.errors import NotFound
 
@@ -36,7 +39,28 @@ def _frame(ds: pydicom.Dataset, number: int) -> np.ndarray:
     """Frame `number` (from 1) decoded, colour as RGB, planes interleaved."""
     if not 1 <= number <= frame_count(ds):
         raise NotFound("No such frame: frames count from 1, and an instance without pixel data has none.")
+    if ds.file_meta.TransferSyntaxUID in MPEGTransferSyntaxes:
+        return _video_frame(ds, number)
     return pixel_array(ds, index=number - 1, as_rgb=True)
+
+
+def _video_format(syntax: UID) -> str:
+    """FFmpeg's demuxer for the elementary stream a video syntax carries (PS3.5 8.2.5-8.2.8)."""
+    name = syntax.keyword
+    return "mpeg2video" if name.startswith("MPEG2") else "hevc" if name.startswith("HEVC") else "h264"
+
+
+def _video_frame(ds: pydicom.Dataset, number: int) -> np.ndarray:
+    """Frame `number` of the instance's video stream as 8-bit RGB, decoding no further than that frame."""
+    stream = b"".join(generate_fragments(ds.PixelData))
+    try:
+        with av.open(io.BytesIO(stream), format=_video_format(ds.file_meta.TransferSyntaxUID)) as container:
+            for n, frame in enumerate(container.decode(video=0), start=1):
+                if n == number:
+                    return frame.to_ndarray(format="rgb24")
+    except av.FFmpegError:
+        raise NotFound("This video's stream cannot be decoded here: retrieve it as stored.") from None
+    raise NotFound("No such frame: the video's stream holds fewer frames than its NumberOfFrames.")
 
 
 def native_frames(ds: pydicom.Dataset, numbers: list[int]) -> list[bytes]:
@@ -52,7 +76,9 @@ def render(ds: pydicom.Dataset, number: int, *, media_type: str, params: list[tu
     """Frame `number` as image/jpeg or image/png with the checked rendering parameters (rendering.py's form)."""
     given = dict(params)
     arr = _frame(ds, number)
-    if int(ds.get("SamplesPerPixel", 1) or 1) == 1:
+    if ds.file_meta.TransferSyntaxUID in MPEGTransferSyntaxes:
+        pass  # FFmpeg gave display-ready 8-bit RGB (a 10-bit HEVC stream too)
+    elif int(ds.get("SamplesPerPixel", 1) or 1) == 1:
         arr = _grey(ds, arr, given.get("window"))
     else:
         arr = _eight_bit_colour(ds, arr)
@@ -118,3 +144,8 @@ def _viewport(image: Image.Image, sizes: list[int]) -> Image.Image:
 
 def decoded_here(transfer_syntax: str | None) -> bool:
     return transfer_syntax is not None and UID(transfer_syntax) in DECODED_HERE
+
+
+def rendered_here(transfer_syntax: str | None) -> bool:
+    """Rendered images and thumbnails made here: the syntaxes decoded here, and videos (Orthanc renders neither)."""
+    return decoded_here(transfer_syntax) or transfer_syntax in MPEGTransferSyntaxes

@@ -255,10 +255,7 @@ def pixels(db: Session, principal: Principal, study_uid: str, series_uid: str | 
     stored = _stored(db, study, series_uid, sop_uid)
     syntax = stored.transfer_syntax if stored else None
     local: Stream | None = None
-    if rendered and syntax in VIDEO_TRANSFER_SYNTAXES:
-        raise NotAcceptable.field("Accept", "a video is not rendered as an image here: retrieve its stream (frames "
-                                            f"as stored, {FRAME_PARTS})")
-    if rendered and decoding.decoded_here(syntax):
+    if rendered and decoding.rendered_here(syntax):
         number = int(rest[0]) if kind == "frames" else 1
         image = decoding.render(_decodable(stored), number, media_type=asked.media_type, params=asked.params)
         local = Stream(200, {"Content-Type": asked.media_type, "Content-Length": str(len(image))}, [image])

@@ -1,7 +1,8 @@
 """Frames of compressed instances (real files pydicom ships; HTJ2K and video made by kept encoders), asked for in any syntax (dicomweb-client's and OHIF's
 default `transfer-syntax=*`, or `type="*/*"`), come back as stored with PS3.18's media type; the syntax comes from the
 index, recorded at ingest. Asked for native, JPEG 2000 and HTJ2K frames are decoded in the gateway (Orthanc 1.10
-cannot), and rendered images and thumbnails of them are made there too. A syntax nobody here can make is 406."""
+cannot), and rendered images and thumbnails of them (and of videos) are made there too. A syntax nobody here can make
+is 406."""
 
 from __future__ import annotations
 
@@ -179,9 +180,32 @@ def test_every_image_syntax_renders_and_has_a_thumbnail(stored, name, suffix):
     assert image.std() > 5  # an image, not a blank
 
 
+def _square_column(rendered: bytes) -> float:
+    """Where the moving square of real_world.video_stream is in a rendered frame: the mean column of its bright,
+    yellow pixels (the background is dark grey)."""
+    rgb = np.asarray(Image.open(io.BytesIO(rendered)).convert("RGB"), dtype=np.int32)
+    bright = (rgb[..., 0] > 150) & (rgb[..., 1] > 120) & (rgb[..., 2] < 110)
+    assert bright.sum() > 100, "no square in the rendered frame"
+    return float(np.nonzero(bright)[1].mean())
+
+
 @pytest.mark.parametrize("suffix", ["/rendered", "/thumbnail", "/frames/1/rendered"])
-def test_a_video_is_not_rendered_but_says_how_to_get_it(stored, suffix):
+def test_a_video_renders_its_first_frame(stored, suffix):
+    """Orthanc renders no video: the gateway decodes the stream (FFmpeg through PyAV) up to the frame asked for."""
     _, doctor, samples = stored
-    body = assert_problem(doctor.client.get(instance_path(samples["H.264 video"]) + suffix,
-                                            headers={"Accept": "image/jpeg"}), 406, "not_acceptable")
-    assert "retrieve its stream" in body["detail"]
+    r = doctor.client.get(instance_path(samples["H.264 video"]) + suffix, headers={"Accept": "image/jpeg"})
+    assert r.status_code == 200 and r.headers["Content-Type"] == "image/jpeg", r.text[:300]
+    assert abs(_square_column(r.content) - 11.5) < 2  # frame 1: the square spans columns 4-19
+
+
+def test_a_video_renders_the_frame_asked_for_and_not_past_its_end(stored):
+    _, doctor, samples = stored
+    path = instance_path(samples["H.264 video"])
+    fourth = doctor.client.get(path + "/frames/4/rendered", headers={"Accept": "image/png"})
+    assert fourth.status_code == 200 and fourth.headers["Content-Type"] == "image/png"
+    assert abs(_square_column(fourth.content) - 23.5) < 2  # frame 4: moved 12 columns right
+    body = assert_problem(doctor.client.get(path + "/frames/7/rendered", headers={"Accept": "image/jpeg"}), 404,
+                          "not_found")
+    assert "frame" in body["detail"]
+
+

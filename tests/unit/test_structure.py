@@ -129,7 +129,7 @@ def test_the_layer_check_sees_imports():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
-SKIPPED_DIRS = {".git", ".venv", "node_modules", "var", "web", "tests", "__pycache__"}
+SKIPPED_DIRS = {".git", ".venv", ".venv-checkov", "node_modules", "var", "web", "tests", "__pycache__"}
 
 
 def _project_python() -> list[Path]:

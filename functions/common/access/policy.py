@@ -131,18 +131,43 @@ def study_sources(db: Session, principal: Principal, scope: str = "all") -> list
     me = principal.user_id
     sources = [StudySource(me, Study.owner_id == me)] if scope in ("all", "mine") else []
     if scope in ("all", "shared"):
-        # Only a study's owner may share it (STUDY_ACTIONS), so the creators of the caller's shares are the owners:
-        # read from the share rows alone instead of looking up every shared study (10,000 lookups at 10,000 shares),
-        # through the grantee indexes (one OR over both grantees would read every share of every user).
-        grants = union_all(select(StudyShare.created_by, StudyShare.study_id).where(StudyShare.user_id == me),
-                           select(StudyShare.created_by, StudyShare.study_id)
-                           .where(StudyShare.group_id.in_(my_groups(me)))).subquery()
-        owners = db.execute(select(grants.c.created_by, func.count()).group_by(grants.c.created_by)
-                            .where(grants.c.created_by.in_(select(User.id).where(User.role == principal.role)),
-                                   grants.c.created_by != me).order_by(grants.c.created_by)).all()
         sources += [StudySource(owner, and_(Study.owner_id == owner, _granted_study(me, lookup=n <= LOOKUP_SHARES_MAX)))
-                    for owner, n in owners]
+                    for owner, n in _sharers(db, principal)]
     return sources
+
+
+def _sharers(db: Session, principal: Principal) -> list[tuple[uuid.UUID, int]]:
+    """(owner, shares up to LOOKUP_SHARES_MAX + 1) of the studies shared with the caller, by owner id. Only a study's
+    owner may share it (STUDY_ACTIONS), so the shares' creators are the owners: read from the share rows alone, per
+    grantee (the caller, each of their groups) along its (grantee, creator) index, skipping from one creator to the
+    next: the cost follows the number of owners, not of shares (grouping 10,000 shares took 6 ms a search)."""
+    me = principal.user_id
+    grantees = [StudyShare.user_id == me, *(StudyShare.group_id == g for g in db.scalars(my_groups(me)))]
+    creators = {owner for grantee in grantees for owner in _distinct_creators(db, grantee)} - {me}
+    if not creators:
+        return []
+    owners = db.scalars(select(User.id).where(User.id.in_(creators), User.role == principal.role)
+                        .order_by(User.id)).all()
+    return [(owner, sum(_capped_count(db, grantee, owner) for grantee in grantees)) for owner in owners]
+
+
+def _distinct_creators(db: Session, grantee) -> list[uuid.UUID]:
+    """The distinct creators of one grantee's shares: a recursive walk, one index probe per creator (PostgreSQL
+    has no skip scan of its own)."""
+    def first(*after) -> Select:
+        return select(StudyShare.created_by).where(grantee, *after).order_by(StudyShare.created_by).limit(1)
+
+    walk = select(first().scalar_subquery().label("owner")).cte("creators", recursive=True)
+    walk = walk.union_all(select(first(StudyShare.created_by > walk.c.owner).scalar_subquery())
+                          .where(walk.c.owner.is_not(None)))
+    return list(db.scalars(select(walk.c.owner).where(walk.c.owner.is_not(None))))
+
+
+def _capped_count(db: Session, grantee, owner: uuid.UUID) -> int:
+    """How many of the grantee's shares the owner created, counted up to LOOKUP_SHARES_MAX + 1 (enough to choose)."""
+    capped = select(literal(1)).select_from(StudyShare).where(grantee, StudyShare.created_by == owner) \
+        .limit(LOOKUP_SHARES_MAX + 1).subquery()
+    return db.scalar(select(func.count()).select_from(capped))
 
 
 def _granted_study(user_id: uuid.UUID, *, lookup: bool):

@@ -66,7 +66,10 @@ class StudyShare(_Share, Base):
     """A study shared with one user or one group at `read` or `contribute`."""
 
     __tablename__ = "study_shares"
-    __table_args__ = _share_args("study_shares", "study_id", STUDY_LEVELS)
+    # Who shared studies with a grantee, without reading every share (access.policy._sharers).
+    __table_args__ = (*_share_args("study_shares", "study_id", STUDY_LEVELS),
+                      Index("ix_study_shares_user_creator", "user_id", "created_by"),
+                      Index("ix_study_shares_group_creator", "group_id", "created_by"))
 
     study_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
 
