@@ -115,6 +115,8 @@ class Origin:
         for prefix, app in self.functions:
             if path == prefix or path.startswith(prefix + "/"):
                 return app(environ, start_with_headers)
+        if path in ("/healthz", "/readyz"):  # the origin's own probes (the functions answer theirs themselves)
+            return _answer_json(start_with_headers, 200, {"status": "ok"})
         if path.startswith("/api/"):
             return _problem(start_with_headers, 404, "No such API.")
         if path == VIEWER_PREFIX or path.startswith(VIEWER_PREFIX + "/"):
@@ -288,6 +290,13 @@ def _vary_on_accept_encoding(headers: list) -> list:
     return [(k, v) for k, v in headers if k.lower() != "vary"] + [("Vary", ", ".join(fields))]
 
 
+def _answer_json(start_response: Callable, status: int, value: Any) -> Iterable[bytes]:
+    body = json.dumps(value).encode()
+    start_response(f"{status} OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                    ("Cache-Control", "no-store")])
+    return [body]
+
+
 def _problem(start_response: Callable, status: int, detail: str) -> Iterable[bytes]:
     reason = {404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}[status]
     body = json.dumps({"type": "about:blank", "title": reason, "status": status, "detail": detail}).encode()
@@ -297,11 +306,17 @@ def _problem(start_response: Callable, status: int, detail: str) -> Iterable[byt
 
 
 def create_app() -> Origin:
-    """gunicorn entry point: `gunicorn 'mcc_local.origin:create_app()'` (MCC_AUTH_UPSTREAM: auth runs apart)."""
+    """gunicorn entry point: `gunicorn 'mcc_local.origin:create_app()'`. MCC_AUTH_UPSTREAM: auth runs apart (local);
+    MCC_FUNCTION_URL_TEMPLATE (e.g. `http://{name}.mcc.svc.cluster.local`): every function is its own service and
+    this origin only serves the static files and passes the rest through (the portal's Knative Service)."""
+    template = os.environ.get("MCC_FUNCTION_URL_TEMPLATE")
     upstream = os.environ.get("MCC_AUTH_UPSTREAM")
+    if template:
+        upstreams = {name: template.format(name=name) for name in FUNCTIONS}
+    else:
+        upstreams = {"auth": upstream} if upstream else {}
     return Origin(Path(os.environ.get("MCC_WEB_DIST", ROOT / "web" / "dist")),
-                  Path(os.environ.get("MCC_VIEWER_DIST", ROOT / "web" / "ohif-dist")),
-                  upstreams={"auth": upstream} if upstream else None)
+                  Path(os.environ.get("MCC_VIEWER_DIST", ROOT / "web" / "ohif-dist")), upstreams=upstreams)
 
 
 class RedirectToHttps:

@@ -10,6 +10,7 @@ import secrets
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,6 +27,38 @@ PROCESS_NAME = "orthanc"
 
 class OrthancError(RuntimeError):
     """Orthanc could not be configured or started; the message says why."""
+
+
+@dataclass(frozen=True)
+class PostgresIndex:
+    """Orthanc's index in PostgreSQL (Debian's orthanc-postgresql) instead of SQLite in its directory: with the
+    storage also off the pod (an S3 bucket), any number of Orthancs share one archive and none holds state.
+
+    The password reaches Orthanc as libpq's PGPASSWORD in its environment, never in its configuration file."""
+
+    host: str
+    port: int
+    database: str
+    username: str
+    password: str = field(repr=False)
+    ssl: bool = False
+
+    def config(self) -> dict[str, Any]:
+        """The `PostgreSQL` section of Orthanc's configuration (the plugin's index only, never its storage)."""
+        return {
+            "EnableIndex": True,
+            "EnableStorage": False,  # Attachments go through the encrypting storage plugin.
+            "Host": self.host,
+            "Port": self.port,
+            "Database": self.database,
+            "Username": self.username,
+            "EnableSsl": self.ssl,
+            # Several archive pods share the database: no exclusive lock (orthanc-postgresql 4.0 serialises
+            # concurrent writers with its own transactions).
+            "Lock": False,
+            "MaximumConnectionRetries": 5,
+            "ConnectionRetryInterval": 1,
+        }
 
 
 class Credentials(NamedTuple):
@@ -77,9 +110,13 @@ class OrthancServer:
         processes: ProcessGroup | None = None,
         run_as: RunAs | None = None,
         private_dirs: Sequence[Path] = (),
+        index: PostgresIndex | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         """`run_as`: the OS user Orthanc runs as when started by root; it gets `directory` and `private_dirs`
-        (e.g. its key directory) for itself, mode 0700."""
+        (e.g. its key directory) for itself, mode 0700. `index`: keep the index in PostgreSQL (default: SQLite
+        under `directory`). `environment`: variables added to Orthanc's (e.g. object-storage credentials), kept
+        out of its configuration file."""
         if not 1 <= port <= 65535:
             raise ValueError(f"port: {port} is not a TCP port number")
         if dicom_port is not None and not (1 <= dicom_port <= 65535 and dicom_port != port):
@@ -98,6 +135,8 @@ class OrthancServer:
         self.executable = Path(executable)
         self.run_as = run_as
         self.private_dirs = [Path(p).absolute() for p in private_dirs]
+        self.index = index
+        self.environment = dict(environment or {})
         self.processes = (
             processes if processes is not None else ProcessGroup(self.directory / "run")
         )
@@ -148,6 +187,9 @@ class OrthancServer:
         env = dict(os.environ)
         env["PYTHONDONTWRITEBYTECODE"] = "1"  # Plugin imports must not write __pycache__ elsewhere.
         env["TMPDIR"] = config["TemporaryDirectory"]
+        env.update(self.environment)
+        if self.index is not None:
+            env["PGPASSWORD"] = self.index.password
         logger.info("starting Orthanc on %s (log %s)", self.url, self.log_path)
         self.processes.start(
             PROCESS_NAME,
@@ -176,6 +218,8 @@ class OrthancServer:
         plugins = [str(find_plugin("orthanc-dicomweb", "OrthancDicomWeb"))]
         if self.python_script is not None:
             plugins.append(str(find_plugin("orthanc-python", "OrthancPython")))
+        if self.index is not None:
+            plugins.append(str(find_plugin("orthanc-postgresql", "OrthancPostgreSQLIndex")))
         plugins.extend(str(p) for p in self.extra_plugins)
         user = self.credentials
         data = self.directory / "data"
@@ -217,6 +261,8 @@ class OrthancServer:
         if self.python_script is not None:
             config["PythonScript"] = str(self.python_script)
             config["PythonVerbose"] = False
+        if self.index is not None:
+            config["PostgreSQL"] = self.index.config()
         config.update(self.extra_config)
         return config
 

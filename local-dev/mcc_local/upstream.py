@@ -29,9 +29,14 @@ class Upstream:
 
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1", "localhost") or not parts.port:
-            raise ValueError(f"upstream: {base_url!r} must be http://127.0.0.1:<port> (loopback only)")
-        self.host, self.port = parts.hostname, parts.port
+        loopback = parts.hostname in ("127.0.0.1", "::1", "localhost") and parts.port
+        # On Knative the functions are cluster-local services (http://<name>.<namespace>.svc.cluster.local, port 80):
+        # never an address outside the cluster.
+        cluster_local = bool(parts.hostname) and parts.hostname.endswith(".svc.cluster.local")
+        if parts.scheme != "http" or not (loopback or cluster_local) or parts.path not in ("", "/"):
+            raise ValueError(f"upstream: {base_url!r} must be http://127.0.0.1:<port> (loopback) or "
+                             "http://<service>.<namespace>.svc.cluster.local (a cluster-local service)")
+        self.host, self.port = parts.hostname, parts.port or 80
         self._local = threading.local()
 
     def _send(self, method: str, target: str, body: bytes | None, headers: dict) -> http.client.HTTPResponse:

@@ -118,3 +118,35 @@ def test_an_upstream_that_does_not_answer_is_a_503_problem(http, upstream_port):
 def test_only_a_loopback_http_upstream_is_accepted(url):
     with pytest.raises(ValueError, match="loopback"):
         Upstream(url)
+
+
+def test_a_cluster_local_service_is_accepted_on_port_80():
+    upstream = Upstream("http://studies.mcc.svc.cluster.local")
+    assert (upstream.host, upstream.port) == ("studies.mcc.svc.cluster.local", 80)
+
+
+@pytest.mark.parametrize("url", ["https://auth.mcc.svc.cluster.local", "http://auth.example.org",
+                                 "http://auth.mcc.svc.cluster.local/api", "http://svc.cluster.local.example.org"])
+def test_nothing_outside_the_cluster_is_an_upstream(url):
+    with pytest.raises(ValueError, match="cluster-local"):
+        Upstream(url)
+
+
+def test_the_cloud_portal_passes_every_function_to_its_service(monkeypatch, upstream_port):
+    """The portal's Knative Service (MCC_FUNCTION_URL_TEMPLATE): static files here, each function's paths to its own
+    service, and the origin's own probes."""
+    from mcc_local import origin
+
+    monkeypatch.setenv("MCC_FUNCTION_URL_TEMPLATE", "http://{name}.mcc.svc.cluster.local")
+    hosts = {prefix: getattr(app, "app", app).host for prefix, app in origin.create_app().functions}  # some gzipped
+    assert hosts["/api/auth"] == "auth.mcc.svc.cluster.local" and hosts["/dicom-web"] == "dicomweb.mcc.svc.cluster.local"
+    assert set(hosts.values()) == {f"{name}.mcc.svc.cluster.local" for name in origin.FUNCTIONS}
+
+    monkeypatch.setenv("MCC_FUNCTION_URL_TEMPLATE", f"http://127.0.0.1:{upstream_port}")
+    with ThreadedWsgiServer(echo, upstream_port, name="echo", poll_interval=0.05):
+        client = Client(origin.create_app())
+        passed = client.get("/api/studies/x?limit=3")
+        assert passed.status_code == 201 and passed.json["path"] == "/api/studies/x" and passed.json["query"] == "limit=3"
+        probe = client.get("/healthz")
+        assert probe.status_code == 200 and probe.json == {"status": "ok"}
+        assert client.get("/").status_code == 200  # the portal's own page, served here

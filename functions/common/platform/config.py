@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,7 +29,13 @@ class Settings(BaseSettings):
     )
     state_dir: Path = Field(Path("var"), description="Where local keys, certificates and data live.")
     key_dir: Path | None = Field(None, description="Key files (KEK, token signing key); default STATE_DIR/keys.")
-    key_provider: Literal["local"] = Field("local", description="Key-encryption-key provider.")
+    key_provider: Literal["local", "cloudkms"] = Field(
+        "local", description="Key-encryption-key provider: key files under KEY_DIR, or Google Cloud KMS."
+    )
+    kms_key_name: str | None = Field(
+        None, description="Cloud KMS crypto key (projects/P/locations/L/keyRings/R/cryptoKeys/K) for cloudkms."
+    )
+    kms_endpoint: str = Field("https://cloudkms.googleapis.com", description="Cloud KMS API origin.")
     jwks_url: str | None = Field(
         None, description="Where functions fetch the token-signing public keys; unset: read the local key dir."
     )
@@ -73,7 +79,17 @@ class Settings(BaseSettings):
     orthanc_password: str | None = Field(None, description="Orthanc REST password.")
     max_instance_bytes: int = Field(512 * 1024 * 1024, ge=1024, description="Largest single DICOM instance in STOW.")
     max_stow_bytes: int = Field(8 * 1024 * 1024 * 1024, ge=1024, description="Largest STOW-RS request body.")
-    model_deployer: Literal["local"] = Field("local", description="Where model versions run as services.")
+    model_deployer: Literal["local", "knative"] = Field(
+        "local", description="Where model versions run as services: the local model host, or Knative Services."
+    )
+    knative_namespace: str = Field("mcc", description="Namespace of the model services (knative deployer).")
+    knative_model_image: str = Field(
+        "mcc/models:{bundle}", description="Image of a model version; {bundle} is its bundle digest (knative)."
+    )
+    knative_runtime_class: str | None = Field(None, description="RuntimeClass of model pods, e.g. gvisor (knative).")
+    knative_api_url: str | None = Field(
+        None, description="Kubernetes API URL (knative); unset: in-cluster service account, else the kubeconfig."
+    )
     model_host_socket: Path | None = Field(
         None, description="The local model host's Unix socket; default STATE_DIR/run/model-host.sock."
     )
@@ -103,6 +119,12 @@ class Settings(BaseSettings):
         if not isinstance(items, list) or not all(isinstance(i, dict) and "name" in i for i in items):
             raise ValueError('must be a JSON list of objects, each with at least "name"')
         return v
+
+    @model_validator(mode="after")
+    def _kms_key_named(self) -> Settings:
+        if self.key_provider == "cloudkms" and not self.kms_key_name:
+            raise ValueError("MCC_KMS_KEY_NAME is required when MCC_KEY_PROVIDER=cloudkms")
+        return self
 
     @property
     def keys_path(self) -> Path:

@@ -37,7 +37,13 @@ class KeyLayoutError(RuntimeError):
 
 
 def provider_for(key_dir: Path) -> KeyProvider:
-    """The platform's key provider: KEKs under KEY_DIR/platform/kek (Orthanc has its own, elsewhere)."""
+    """The platform's key provider: KEKs under KEY_DIR/platform/kek (Orthanc has its own, elsewhere), or the
+    Cloud KMS key of MCC_KMS_KEY_NAME when MCC_KEY_PROVIDER=cloudkms."""
+    settings = get_settings()
+    if settings.key_provider == "cloudkms":
+        from functions.common.security.kms import CloudKmsKeyProvider  # google-auth: only where KMS is used
+
+        return CloudKmsKeyProvider.from_environment(str(settings.kms_key_name), endpoint=settings.kms_endpoint)
     for legacy in ("kek", "index.key"):
         if (key_dir / legacy).exists():
             raise KeyLayoutError(
