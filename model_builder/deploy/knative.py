@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -22,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 
 from .errors import DeployError, ServiceConflict, UnknownService
 from .interfaces import TIMEOUT_HEADER, Failure, FailureKind, Reply, ServiceSpec, ServiceStatus, request_timeout
-from .knative_errors import ClusterConflict, ClusterRefused, ClusterUnavailable, NoEarlierRevision
+from .knative_errors import ClusterConflict, ClusterRefused, ClusterUnavailable, ImageUnavailable, NoEarlierRevision
 from .knative_objects import (
     MANAGED_BY,
     SERVING,
@@ -40,7 +42,8 @@ from .knative_objects import (
     serves,
 )
 
-__all__ = ["ClusterConflict", "ClusterRefused", "ClusterUnavailable", "KnativeDeployer", "NoEarlierRevision",
+__all__ = ["ClusterConflict", "ClusterRefused", "ClusterUnavailable", "ImageUnavailable", "KnativeDeployer",
+           "NoEarlierRevision",
            "api_client", "send_loaded_token"]
 
 logger = logging.getLogger(__name__)
@@ -115,8 +118,11 @@ class KnativeDeployer:
 
     def deploy(self, spec: ServiceSpec) -> None:
         """Create the version's policy and service, or move an existing service to this spec's revision (keeping
-        the earlier ones); the same spec again changes nothing."""
+        the earlier ones); the same spec again changes nothing. With a runtime base configured, the version's image
+        is made in the registry first when it is not there yet."""
         wanted = model_service(spec, self.settings)
+        if self.settings.runtime_image:
+            self._ensure_image(spec, self.settings.runtime_image)
         current = self._find(spec.name)
         created_policy = self._ensure_policy(spec)
         if current is not None and serves(current, wanted):
@@ -127,6 +133,21 @@ class KnativeDeployer:
             if created_policy and current is None:
                 self._delete_quietly_policy(spec.name)
             raise
+
+    def _ensure_image(self, spec: ServiceSpec, base: str) -> None:
+        from model_builder.images import publish
+        from model_builder.images.errors import ImageError
+
+        image = self.settings.image_for(spec)
+        try:
+            if publish.exists(image):
+                return
+            with tempfile.TemporaryDirectory(prefix="mcc-image-") as work:
+                pushed = publish.publish_version(spec.bundle_dir, base=base, target=image, work=Path(work),
+                                                 version=spec.version)
+        except ImageError as e:
+            raise ImageUnavailable(image, str(e)) from e
+        logger.info("model image %s made on %s (%d blobs uploaded)", pushed.reference, base, pushed.uploaded)
 
     def infer(self, name: str, body: bytes, headers: dict[str, str]) -> Reply:
         """POST the V2 request to the service's address (Knative's activator holds it while a pod starts)."""

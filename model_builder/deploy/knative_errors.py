@@ -57,3 +57,13 @@ class NoEarlierRevision(DeployError):
     def __init__(self, name: str) -> None:
         self.name = name
         super().__init__(f"the model service {name!r} has no revision before its current one to roll back to")
+
+
+class ImageUnavailable(DeployError):
+    """The version's image could not be made in (or read from) the registry; nothing was written to the cluster."""
+
+    status = 502
+
+    def __init__(self, image: str, detail: str) -> None:
+        self.image = image
+        super().__init__(f"the image {image} of this model version is not available: {detail}")

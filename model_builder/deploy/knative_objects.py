@@ -36,6 +36,9 @@ class ClusterSettings:
     namespace: str = "mcc"
     image: str = "mcc/models:{bundle}"  # {bundle} (the bundle's digest), {name}, {model}, {version} are filled in
     runtime_class: str | None = None  # "gvisor" on GKE Sandbox node pools
+    # The model runtime base in the registry (registry/name:tag): when set, a version's image missing from the
+    # registry is made on deploy as that base + the bundle layer (model_builder/images/publish.py).
+    runtime_image: str | None = None
     concurrency: int = 1  # requests one instance serves at once: one inference at a time, as locally
 
     def image_for(self, spec: ServiceSpec) -> str:

@@ -46,7 +46,7 @@ FUNCTION_PACKAGES = ("functions-framework", "Flask", "Werkzeug", "gunicorn", "SQ
                      "pydantic", "pydantic-settings", "Authlib", "joserfc", "requests", "pyotp", "argon2-cffi",
                      "cryptography", "zxcvbn", "qrcode", "user-agents", "jsonschema", "boto3", "pydicom", "highdicom",
                      "numpy", "pylibjpeg", "pylibjpeg-openjpeg", "pyjpegls", "python-multipart", "pillow", "brotli",
-                     "av", "google-auth", "PyYAML", "setuptools", "kubernetes", "pyseccomp")
+                     "av", "google-auth", "PyYAML", "setuptools", "kubernetes", "pyseccomp", "packaging")
 # (tests/images imports every function's entry module in the image: a new import without its package fails there.)
 # What a bundle may import in its image: the SDK's numpy, scipy, torch and MONAI and their readers.
 RUNTIME_PACKAGES = ("numpy", "scipy", "torch", "monai", "nibabel", "pytorch-ignite", "pydicom", "highdicom", "pillow")

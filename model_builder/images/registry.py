@@ -74,6 +74,15 @@ class RegistryClient:
         """The registry answers the API's base endpoint (fails fast with the registry named)."""
         self._expect(self._request("GET", f"{self.base}/"), 200, what="GET /v2/")
 
+    def has_manifest(self, name: str, reference: str) -> bool:
+        response = self._request("HEAD", f"{self.base}/{name}/manifests/{reference}", headers={"Accept": MEDIA_MANIFEST})
+        return response.status_code == 200
+
+    def held_by(self, name: str, digests: list[str]) -> None:
+        """Remember that repository `name` holds these blobs (so pushes elsewhere mount them from it)."""
+        for digest in digests:
+            self._holders.setdefault(digest, name)
+
     def has_blob(self, name: str, digest: str) -> bool:
         return self._request("HEAD", f"{self.base}/{name}/blobs/{digest}").status_code == 200
 

@@ -100,6 +100,7 @@ def test_every_function_is_a_knative_service_scaled_to_zero(rendered: dict[str, 
     portal = services.pop("portal")
     assert sorted(services) == FUNCTIONS
     for name, service in services.items():
+        assert service["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"  # portal only
         template = service["spec"]["template"]
         annotations = template["metadata"]["annotations"]
         assert annotations["autoscaling.knative.dev/min-scale"] == "0"
@@ -112,6 +113,7 @@ def test_every_function_is_a_knative_service_scaled_to_zero(rendered: dict[str, 
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert set(container["resources"]["requests"]) == set(container["resources"]["limits"]) == {"cpu", "memory"}
     # The portal: the public origin, the functions behind it by their cluster-local names, no key and no secret.
+    assert "networking.knative.dev/visibility" not in portal["metadata"]["labels"]  # the one public route
     template = portal["spec"]["template"]
     assert template["metadata"]["annotations"]["autoscaling.knative.dev/min-scale"] == "0"
     container = template["spec"]["containers"][0]

@@ -19,14 +19,14 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def _deployer(kind: str, socket: Path, knative: tuple[str, str, str | None, str | None]) -> Deployer:
+def _deployer(kind: str, socket: Path, knative: tuple[str, str, str | None, str | None, str | None]) -> Deployer:
     if kind == "knative":
         from model_builder.deploy.knative import KnativeDeployer
         from model_builder.deploy.knative_objects import ClusterSettings
 
-        namespace, image, runtime_class, api_url = knative
-        return KnativeDeployer(ClusterSettings(namespace=namespace, image=image, runtime_class=runtime_class),
-                               api_url=api_url)
+        namespace, image, runtime_class, api_url, runtime_image = knative
+        return KnativeDeployer(ClusterSettings(namespace=namespace, image=image, runtime_class=runtime_class,
+                                               runtime_image=runtime_image), api_url=api_url)
     from model_builder.deploy.client import HostClient
 
     return HostClient(socket)
@@ -35,7 +35,7 @@ def _deployer(kind: str, socket: Path, knative: tuple[str, str, str | None, str 
 def deployer() -> Deployer:
     settings = get_settings()
     knative = (settings.knative_namespace, settings.knative_model_image, settings.knative_runtime_class,
-               settings.knative_api_url)
+               settings.knative_api_url, settings.knative_runtime_image)
     return _deployer(settings.model_deployer, settings.model_host_path, knative)
 
 

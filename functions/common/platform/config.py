@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         "mcc/models:{bundle}", description="Image of a model version; {bundle} is its bundle digest (knative)."
     )
     knative_runtime_class: str | None = Field(None, description="RuntimeClass of model pods, e.g. gvisor (knative).")
+    knative_runtime_image: str | None = Field(
+        None, description="The model runtime base in the registry (knative): a version's image is made on it on deploy."
+    )
     knative_api_url: str | None = Field(
         None, description="Kubernetes API URL (knative); unset: in-cluster service account, else the kubeconfig."
     )
