@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +23,10 @@ import pytest
 import yaml
 
 from deploy.kustomize import render
+from model_builder.images.local_registry import LoopbackRegistry
+from model_builder.images.oci import LayoutStore, RunConfig, assemble, text_file
+from model_builder.images.registry import RegistryClient
+from tests.support.oci_registry import loopback_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = ROOT / "tests" / "support" / "terraform_standin"
@@ -112,41 +117,51 @@ def kube_api() -> Iterator[ApiStandin]:
     standin.server.server_close()
 
 
+OVERLAY_IMAGES = ("functions", "orthanc", "portal")
+
+
+@pytest.fixture(scope="module")
+def real_registry() -> Iterator[LoopbackRegistry]:
+    """Debian's docker-registry on loopback (a real OCI registry), for the whole module."""
+    with loopback_registry() as running:
+        yield running
+
+
 @dataclass
 class Registry:
-    """A stand-in OCI registry: answers /v2/ as a registry asking for a login does, and HEAD of the manifests of
-    the images in `pushed` ("name:tag") with 200, of any other with 404."""
+    """The real registry as one test's env sees it: its own repository prefix (`host` = address/prefix, what the
+    env's `image_registry` output would be), holding a tiny image for each of the kind overlay's images except
+    `missing`."""
 
-    host: str
-    pushed: set[str]
+    address: str
+    prefix: str
+
+    @property
+    def host(self) -> str:
+        return f"{self.address}/{self.prefix}"
+
+    def __str__(self) -> str:
+        return self.host
+
+    @classmethod
+    def holding(cls, address: str, work: Path, missing: tuple[str, ...] = ()) -> Registry:
+        registry = cls(address, f"t{uuid.uuid4().hex[:10]}")
+        store = LayoutStore(work / registry.prefix)
+        layer = store.layer("tiny", [text_file("tiny.txt", "a stand-in workload")])
+        client = RegistryClient(address)
+        for name in OVERLAY_IMAGES:
+            if name not in missing:
+                client.push(assemble(store, f"{registry.prefix}/mcc/{name}", "dev", [layer],
+                                     RunConfig(user="65532:65532", entrypoint=["/tiny"])), store)
+        return registry
+
+    def without(self, name: str, work: Path) -> Registry:
+        return Registry.holding(self.address, work, missing=(name,))
 
 
 @pytest.fixture
-def registry() -> Iterator[Registry]:
-    pushed: set[str] = {"mcc/functions:dev", "mcc/orthanc:dev", "mcc/portal:dev"}
-
-    class Handler(BaseHTTPRequestHandler):
-        def _status(self) -> int:
-            if self.path == "/v2/":
-                return 401
-            name, _, tag = self.path.removeprefix("/v2/").partition("/manifests/")
-            return 200 if self.command == "HEAD" and f"{name}:{tag}" in pushed else 404
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            self.send_response(self._status())
-            self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_HEAD = do_GET
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = serve(Handler)
-    yield Registry(f"127.0.0.1:{server.server_address[1]}", pushed)
-    server.shutdown()
-    server.server_close()
+def registry(real_registry: LoopbackRegistry, tmp_path: Path) -> Registry:
+    return Registry.holding(real_registry.address, tmp_path / "images")
 
 
 @pytest.fixture
@@ -234,7 +249,7 @@ def kubeconfig(tmp_path: Path, server: str, context: str = "kind-mcc") -> Path:
 
 
 def kind_overlay(tmp_path: Path, registry: Registry) -> Path:
-    """The real kind overlay, its images moved to the stand-in registry (as an operator's overlay on top would)."""
+    """The real kind overlay, its images moved to the test's registry (as an operator's overlay on top would)."""
     overlay = tmp_path / "overlay"
     overlay.mkdir()
     images = [{"name": f"localhost:5001/mcc/{name}", "newName": f"{registry}/mcc/{name}"}
@@ -409,7 +424,7 @@ def test_an_unreachable_registry_stops_before_anything_changes(
 def test_images_not_pushed_yet_are_named_and_nothing_is_applied(
         cli: Cli, kube_api: ApiStandin, registry: Registry, docker_socket: str) -> None:
     cli.env["DOCKER_HOST"] = docker_socket
-    registry.pushed.discard("mcc/orthanc:dev")
+    registry = registry.without("orthanc", cli.tmp / "images")
     cli.set_outputs(kind_outputs(cli.tmp, kube_api.url, registry.host))
     done = cli.run("apply", "--env", "kind", "--auto-approve", "--overlay", str(kind_overlay(cli.tmp, registry.host)))
     assert done.returncode == 1
