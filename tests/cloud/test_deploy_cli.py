@@ -26,6 +26,7 @@ from deploy.kustomize import render
 from model_builder.images.local_registry import LoopbackRegistry
 from model_builder.images.oci import LayoutStore, RunConfig, assemble, text_file
 from model_builder.images.registry import RegistryClient
+from tests.support.kube_api_standin import merge_patch
 from tests.support.oci_registry import loopback_registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,19 +34,6 @@ STANDIN = ROOT / "tests" / "support" / "terraform_standin"
 KIND_OVERLAY = ROOT / "knative" / "overlays" / "kind"
 GKE_VARS = {"project_id": "mcc-test", "region": "europe-west1", "domain": "mcc.example.org",
             "master_authorized_networks": [{"cidr_block": "203.0.113.0/24", "display_name": "ops"}]}
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386, as the API server applies application/merge-patch+json."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 @dataclass
