@@ -55,7 +55,7 @@ def rendered() -> dict[str, list[dict[str, Any]]]:
     return {overlay: render(KNATIVE / "overlays" / overlay) for overlay in OVERLAYS}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def model_runtime() -> Iterator[str]:
     """The real model runtime serving the classical template on a loopback port (a model service's pod); its URL."""
     port = free_port()

@@ -8,13 +8,16 @@ import functools
 import json
 import os
 import re
+import secrets
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import hcl2
+import psycopg2
 import pytest
+from mcc_local.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
@@ -245,3 +248,156 @@ def test_env_readme_covers_setup_costs_and_scale_to_zero(env: str) -> None:
     text = (TERRAFORM / "envs" / env / "README.md").read_text().lower()
     for topic in ("python -m deploy", "cost", "scale to zero", "cold start", "destroy"):
         assert topic in text, f"envs/{env}/README.md does not mention {topic}"
+
+
+# Issue 14: the archive is stateless on Kubernetes; Terraform gives Orthanc its own database and its settings.
+REFERENCE = re.compile(r'\b(?:module|var|local|random_password|google_[a-z_]+|kubernetes_[a-z_]+)\.[A-Za-z0-9_.\[\]"]+')
+PASSWORD_LIKE = re.compile(r"pass|secret|credential|token|access_?key|private", re.IGNORECASE)
+
+
+def hcl_value(expression: str) -> Any:
+    """An HCL expression of literals only (objects, lists, strings, numbers, booleans) as python-hcl2 reads it: the
+    same value `terraform console` gives (checked by hand with Terraform 1.11; the suite does not need the binary)."""
+    return hcl2.loads(f"value = {expression}\n", serialization_options=HCL_OPTIONS)["value"]
+
+
+def orthanc_settings(env: str, workdir: Path) -> dict[str, Any]:
+    """MCC_ORTHANC_CONFIG of an env as Terraform encodes it, each reference to another object as "@<reference>"."""
+    config_map = resource(TERRAFORM / "envs" / env / "main.tf", "kubernetes_config_map_v1", "orthanc")
+    assert config_map["metadata"][0]["name"] == "mcc-orthanc-config"
+    assert set(config_map["data"]) == {"MCC_ORTHANC_CONFIG"}
+    expression = config_map["data"]["MCC_ORTHANC_CONFIG"]
+    assert expression.startswith("${jsonencode(") and expression.endswith(")}")
+    literal = REFERENCE.sub(lambda m: json.dumps("@" + m[0]), expression[len("${jsonencode("):-len(")}")])
+    return hcl_value(literal)
+
+
+def leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """(dotted key path, value) of every scalar in a JSON value."""
+    if isinstance(value, dict):
+        return [leaf for key, item in value.items() for leaf in leaves(item, f"{path}.{key}" if path else key)]
+    return [(path, value)]
+
+
+@pytest.mark.parametrize("env", ["kind", "gke"])
+def test_env_gives_orthanc_its_own_database_and_the_archive_bucket(env: str, tmp_path: Path) -> None:
+    settings = orthanc_settings(env, tmp_path)
+    database = '@module.database.extra_databases["orthanc"]'
+    assert settings["PostgreSQL"] == {
+        "EnableIndex": True, "EnableStorage": False, "Lock": False, "EnableSsl": env == "gke",
+        "Host": "@module.database.host", "Port": "@module.database.port",
+        "Database": f"{database}.database_name", "Username": f"{database}.user_name"}
+    archive = settings["MedCloudCare"]
+    assert archive["StorageBackend"] == "s3"
+    assert archive["S3"] == {"Bucket": '@module.storage.bucket_names["archive"]', "Prefix": "orthanc/",
+                             "EndpointUrl": "@module.storage.endpoint_url",
+                             "Region": "auto" if env == "gke" else "us-east-1"}
+    if env == "gke":
+        assert (archive["KeyProvider"], archive["KmsKeyName"]) == ("cloudkms", '@module.kms.key_ids["orthanc"]')
+    else:
+        assert "KeyProvider" not in archive  # kind keeps the image's local key files
+    database_call = module_calls(TERRAFORM / "envs" / env)["database"]
+    assert database_call["extra_databases"] == ["orthanc"]
+
+
+@pytest.mark.parametrize("env", ["kind", "gke"])
+def test_orthanc_settings_hold_no_password_like_value(env: str, tmp_path: Path) -> None:
+    for key, value in leaves(orthanc_settings(env, tmp_path)):
+        assert not PASSWORD_LIKE.search(key), f"{env}: MCC_ORTHANC_CONFIG.{key} looks like a secret"
+        assert not (isinstance(value, str) and re.search(r"password|hmac|secret|random_", value)), \
+            f"{env}: MCC_ORTHANC_CONFIG.{key} = {value} comes from a secret"
+
+
+@pytest.mark.parametrize("env", ["kind", "gke"])
+def test_env_gives_orthanc_its_database_password_and_storage_keys_in_a_secret(env: str) -> None:
+    secret = resource(TERRAFORM / "envs" / env / "main.tf", "kubernetes_secret_v1", "orthanc_storage")
+    assert secret["metadata"][0]["name"] == "mcc-orthanc-storage"
+    assert secret["metadata"][0]["namespace"] == "${kubernetes_namespace_v1.platform.metadata[0].name}"
+    data = secret["data"]
+    assert set(data) == {"PGPASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert data["PGPASSWORD"] == '${module.database.extra_passwords["orthanc"]}'
+    if env == "gke":  # an HMAC key of the archive's own service account, allowed on the archive bucket only
+        assert data["AWS_ACCESS_KEY_ID"] == "${google_storage_hmac_key.orthanc.access_id}"
+        assert data["AWS_SECRET_ACCESS_KEY"] == "${google_storage_hmac_key.orthanc.secret}"
+        main = TERRAFORM / "envs" / "gke" / "main.tf"
+        hmac = resource(main, "google_storage_hmac_key", "orthanc")
+        assert hmac["service_account_email"] == '${google_service_account.workload["orthanc"].email}'
+        grant = resource(main, "google_storage_bucket_iam_member", "orthanc_archive")
+        assert grant["bucket"] == '${module.storage.bucket_names["archive"]}'
+        assert grant["member"] == 'serviceAccount:${google_service_account.workload["orthanc"].email}'
+    else:
+        assert data["AWS_ACCESS_KEY_ID"] == "${module.storage.access_key_id}"
+        assert data["AWS_SECRET_ACCESS_KEY"] == "${module.storage.secret_access_key}"
+        assert folder_blocks(TERRAFORM / "modules" / "storage" / "in_cluster", "output")["secret_access_key"][
+            "sensitive"] is True
+
+
+@pytest.mark.parametrize("flavour", ["in_cluster", "cloud_sql"])
+def test_database_modules_give_each_extra_database_a_role_of_its_own(flavour: str) -> None:
+    module = TERRAFORM / "modules" / "database" / flavour
+    variable = folder_blocks(module, "variable")["extra_databases"]
+    assert variable["type"] == "${set(string)}" and variable["default"] == []
+    outputs = folder_blocks(module, "output")
+    assert outputs["extra_passwords"]["sensitive"] is True
+    assert "sensitive" not in outputs["extra_databases"]
+    main = module / "main.tf"
+    assert resource(main, "random_password", "extra")["for_each"] == "${var.extra_databases}"
+    if flavour == "cloud_sql":
+        assert resource(main, "google_sql_database", "extra")["name"] == "${each.key}"
+        user = resource(main, "google_sql_user", "extra")
+        assert (user["name"], user["password"]) == ("${each.key}", "${random_password.extra[each.key].result}")
+        return
+    init = resource(main, "kubernetes_config_map_v1", "init")
+    assert set(init["data"]) == {"10-extra-databases.sh"}
+    pod = resource(main, "kubernetes_stateful_set_v1", "this")["spec"][0]["template"][0]["spec"][0]
+    mounts = {m["name"]: m["mount_path"] for m in pod["container"][0]["volume_mount"]}
+    assert mounts["init"] == "/docker-entrypoint-initdb.d"
+    volume = next(v for v in pod["volume"] if v["name"] == "init")["config_map"][0]
+    assert volume["name"] == "${kubernetes_config_map_v1.init.metadata[0].name}"
+
+
+def test_in_cluster_init_script_makes_roles_that_reach_only_their_own_database(postgres: PostgresCluster,
+                                                                             tmp_path: Path) -> None:
+    """The script the postgres image runs on first start, rendered by Terraform, run against a real server."""
+    names = [f"tf_{secrets.token_hex(4)}_{n}" for n in ("a", "b")]
+    module = TERRAFORM / "modules" / "database" / "in_cluster"
+    # The module's init_script: the static script, then one `create <name>` line per database, sorted.
+    built = folder_blocks(module, "locals")["init_script"]
+    assert 'file("${path.module}/extra-databases.sh")' in built
+    assert '[for db in sort(tolist(var.extra_databases)) : "create ${db}"]' in built
+    script = "\n".join([(module / "extra-databases.sh").read_text().strip(), *(f"create {n}" for n in sorted(names)),
+                        ""])
+    passwords = {name: secrets.token_urlsafe(24) for name in names}
+    for name, password in passwords.items():
+        (tmp_path / f"{name}-password").write_text(password)
+    (tmp_path / "init.sh").write_text(script.replace("/etc/postgres-secret/", f"{tmp_path}/"))
+    superuser_password = postgres.password_file.read_text().strip()
+    env = os.environ | {"PATH": f"{postgres.bindir}:{os.environ['PATH']}", "POSTGRES_USER": postgres.superuser,
+                        "POSTGRES_DB": "postgres", "PGHOST": "127.0.0.1", "PGPORT": str(postgres.port),
+                        "PGPASSWORD": superuser_password}
+    done = subprocess.run(["sh", str(tmp_path / "init.sh")], capture_output=True, text=True, env=env, timeout=60)
+    try:
+        assert done.returncode == 0, done.stderr
+        assert not any(p in done.stdout + done.stderr for p in passwords.values())
+        first, second = names
+        conn = psycopg2.connect(host="127.0.0.1", port=postgres.port, dbname=first, user=first,
+                                password=passwords[first])
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT current_user, pg_get_userbyid(datdba), rolsuper, rolcreatedb, rolcreaterole "
+                            "FROM pg_database, pg_roles WHERE datname = current_database() AND rolname = current_user")
+                assert cur.fetchone() == (first, first, False, False, False)
+        finally:
+            conn.close()
+        with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+            psycopg2.connect(host="127.0.0.1", port=postgres.port, dbname=first, user=second,
+                             password=passwords[second]).close()
+    finally:
+        admin = psycopg2.connect(host="127.0.0.1", port=postgres.port, dbname="postgres", user=postgres.superuser,
+                                 password=superuser_password)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            for name in names:
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                cur.execute(f'DROP ROLE IF EXISTS "{name}"')
+        admin.close()

@@ -17,7 +17,10 @@ def _runtime_users() -> set[str]:
     found = set()
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if b"model_builder.runtime" in cmdline.read_bytes() and b"bwrap" not in cmdline.read_bytes()[:40]:
+            # The local deployer's runtimes serve on a Unix socket in their sandbox (other suites' runtimes, e.g.
+            # a Knative pod's stand-in, listen on a TCP port).
+            line = cmdline.read_bytes()
+            if b"model_builder.runtime" in line and b"--unix" in line and b"bwrap" not in line[:40]:
                 found.add(pwd.getpwuid(cmdline.parent.stat().st_uid).pw_name)
         except (OSError, KeyError):
             continue

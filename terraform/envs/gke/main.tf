@@ -107,6 +107,7 @@ module "database" {
   availability_type   = var.database_availability
   deletion_protection = var.deletion_protection
   namespace           = kubernetes_namespace_v1.platform.metadata[0].name
+  extra_databases     = ["orthanc"]
   labels              = var.labels
 }
 
@@ -188,5 +189,68 @@ resource "kubernetes_config_map_v1" "cloud" {
   data = {
     MCC_KEY_PROVIDER = "cloudkms"
     MCC_KMS_KEY_NAME = module.kms.key_ids["platform"]
+  }
+}
+
+# The archive reaches its bucket through GCS's S3 interoperability with an HMAC key of its own service account, which
+# may use the archive bucket only (Workload Identity tokens are not accepted by the S3 API).
+resource "google_storage_bucket_iam_member" "orthanc_archive" {
+  bucket = module.storage.bucket_names["archive"]
+  role   = "roles/storage.objectAdmin"
+  member = "serviceAccount:${google_service_account.workload["orthanc"].email}"
+}
+
+resource "google_storage_hmac_key" "orthanc" {
+  project               = var.project_id
+  service_account_email = google_service_account.workload["orthanc"].email
+}
+
+# The archive is stateless (docs/stateless-archive.md): its index in its own Cloud SQL database and role, its sealed
+# files in the archive bucket, its key-encryption key the `orthanc` KMS key. Orthanc reads the settings from
+# MCC_ORTHANC_CONFIG (knative/base/orthanc.yaml, envFrom); no secret is in them.
+resource "kubernetes_config_map_v1" "orthanc" {
+  metadata {
+    name      = "mcc-orthanc-config"
+    namespace = kubernetes_namespace_v1.platform.metadata[0].name
+  }
+
+  data = {
+    MCC_ORTHANC_CONFIG = jsonencode({
+      PostgreSQL = {
+        EnableIndex   = true
+        EnableStorage = false
+        Lock          = false
+        Host          = module.database.host
+        Port          = module.database.port
+        Database      = module.database.extra_databases["orthanc"].database_name
+        Username      = module.database.extra_databases["orthanc"].user_name
+        EnableSsl     = true
+      }
+      MedCloudCare = {
+        KeyProvider    = "cloudkms"
+        KmsKeyName     = module.kms.key_ids["orthanc"]
+        StorageBackend = "s3"
+        S3 = {
+          Bucket      = module.storage.bucket_names["archive"]
+          Prefix      = "orthanc/"
+          EndpointUrl = module.storage.endpoint_url
+          Region      = "auto"
+        }
+      }
+    })
+  }
+}
+
+# The archive's secrets, as libpq and boto3 read them from the environment.
+resource "kubernetes_secret_v1" "orthanc_storage" {
+  metadata {
+    name      = "mcc-orthanc-storage"
+    namespace = kubernetes_namespace_v1.platform.metadata[0].name
+  }
+
+  data = {
+    PGPASSWORD            = module.database.extra_passwords["orthanc"]
+    AWS_ACCESS_KEY_ID     = google_storage_hmac_key.orthanc.access_id
+    AWS_SECRET_ACCESS_KEY = google_storage_hmac_key.orthanc.secret
   }
 }

@@ -73,11 +73,60 @@ resource "kubernetes_secret_v1" "orthanc" {
 module "database" {
   source = "../../modules/database/in_cluster"
 
-  namespace = kubernetes_namespace_v1.platform.metadata[0].name
+  namespace       = kubernetes_namespace_v1.platform.metadata[0].name
+  extra_databases = ["orthanc"]
 }
 
 module "storage" {
   source = "../../modules/storage/in_cluster"
 
   namespace = kubernetes_namespace_v1.platform.metadata[0].name
+}
+
+# The archive is stateless (docs/stateless-archive.md): its index in its own database and role, its sealed files in
+# the archive bucket. Orthanc reads the settings from MCC_ORTHANC_CONFIG (knative/base/orthanc.yaml, envFrom); no secret
+# is in them.
+resource "kubernetes_config_map_v1" "orthanc" {
+  metadata {
+    name      = "mcc-orthanc-config"
+    namespace = kubernetes_namespace_v1.platform.metadata[0].name
+  }
+
+  data = {
+    MCC_ORTHANC_CONFIG = jsonencode({
+      PostgreSQL = {
+        EnableIndex   = true
+        EnableStorage = false
+        Lock          = false
+        Host          = module.database.host
+        Port          = module.database.port
+        Database      = module.database.extra_databases["orthanc"].database_name
+        Username      = module.database.extra_databases["orthanc"].user_name
+        EnableSsl     = false
+      }
+      MedCloudCare = {
+        StorageBackend = "s3"
+        S3 = {
+          Bucket      = module.storage.bucket_names["archive"]
+          Prefix      = "orthanc/"
+          EndpointUrl = module.storage.endpoint_url
+          Region      = "us-east-1"
+        }
+      }
+    })
+  }
+}
+
+# The archive's secrets, as libpq and boto3 read them from the environment.
+resource "kubernetes_secret_v1" "orthanc_storage" {
+  metadata {
+    name      = "mcc-orthanc-storage"
+    namespace = kubernetes_namespace_v1.platform.metadata[0].name
+  }
+
+  data = {
+    PGPASSWORD            = module.database.extra_passwords["orthanc"]
+    AWS_ACCESS_KEY_ID     = module.storage.access_key_id
+    AWS_SECRET_ACCESS_KEY = module.storage.secret_access_key
+  }
 }

@@ -146,3 +146,26 @@ resource "kubernetes_secret_v1" "connection" {
     url = "postgresql+psycopg2://${var.user_name}:${random_password.owner.result}@${google_sql_database_instance.this.private_ip_address}:5432/${var.database_name}?sslmode=require"
   }
 }
+
+# Databases of other workloads (Orthanc's index): each with a login role of its own, so no workload signs in as the
+# platform's owner role.
+resource "google_sql_database" "extra" {
+  for_each = var.extra_databases
+  project  = var.project_id
+  name     = each.key
+  instance = google_sql_database_instance.this.name
+}
+
+resource "random_password" "extra" {
+  for_each = var.extra_databases
+  length   = 32
+  special  = false
+}
+
+resource "google_sql_user" "extra" {
+  for_each = var.extra_databases
+  project  = var.project_id
+  name     = each.key
+  instance = google_sql_database_instance.this.name
+  password = random_password.extra[each.key].result
+}

@@ -82,3 +82,14 @@ variable "labels" {
   description = "Labels put on the instance."
   default     = {}
 }
+
+variable "extra_databases" {
+  type        = set(string)
+  description = "Databases created besides the platform's, each with a built-in login role of the same name and a generated password (e.g. orthanc for the archive's index). Must not name database_name."
+  default     = []
+
+  validation {
+    condition     = alltrue([for db in var.extra_databases : can(regex("^[a-z][a-z0-9_]{0,62}$", db))])
+    error_message = "extra_databases: each name must be a lower-case PostgreSQL identifier ([a-z][a-z0-9_]*, at most 63 characters)."
+  }
+}

@@ -6,11 +6,22 @@ locals {
     "app.kubernetes.io/part-of" = "medcloudcare"
   }
   host = "${var.name}.${var.namespace}.svc.cluster.local"
+  # Run once by the postgres image on first start (empty data directory), as the owner role: one login role and one
+  # database per extra database, each role owning only its own database (Orthanc's index stays out of `mcc`).
+  init_script = join("\n", concat([trimspace(file("${path.module}/extra-databases.sh"))],
+  [for db in sort(tolist(var.extra_databases)) : "create ${db}"], [""]))
 }
 
 resource "random_password" "owner" {
   length  = 32
   special = false
+}
+
+# One role per extra database, with a password of its own.
+resource "random_password" "extra" {
+  for_each = var.extra_databases
+  length   = 32
+  special  = false
 }
 
 resource "kubernetes_secret_v1" "server" {
@@ -20,8 +31,22 @@ resource "kubernetes_secret_v1" "server" {
     labels    = local.labels
   }
 
+  # <db>-password keys are read by the init script, never by the server itself.
+  data = merge(
+    { password = random_password.owner.result },
+    { for db, password in random_password.extra : "${db}-password" => password.result },
+  )
+}
+
+resource "kubernetes_config_map_v1" "init" {
+  metadata {
+    name      = "${var.name}-init"
+    namespace = var.namespace
+    labels    = local.labels
+  }
+
   data = {
-    password = random_password.owner.result
+    "10-extra-databases.sh" = local.init_script
   }
 }
 
@@ -172,6 +197,21 @@ resource "kubernetes_stateful_set_v1" "this" {
             name       = "secret"
             mount_path = "/etc/postgres-secret"
             read_only  = true
+          }
+
+          volume_mount {
+            name       = "init"
+            mount_path = "/docker-entrypoint-initdb.d"
+            read_only  = true
+          }
+        }
+
+        # Executable, so the image's entrypoint runs it in its own shell instead of sourcing it.
+        volume {
+          name = "init"
+          config_map {
+            name         = kubernetes_config_map_v1.init.metadata[0].name
+            default_mode = "0555"
           }
         }
 

@@ -22,3 +22,14 @@ output "secret_name" {
   description = "Kubernetes Secret holding the database URL (key url, read as MCC_DATABASE_URL)."
   value       = kubernetes_secret_v1.connection.metadata[0].name
 }
+
+output "extra_databases" {
+  description = "Per extra database: its database name and login role (user_name), e.g. extra_databases[\"orthanc\"]."
+  value       = { for db in var.extra_databases : db => { database_name = db, user_name = db } }
+}
+
+output "extra_passwords" {
+  description = "Password of each extra database's login role, by database name (read as PGPASSWORD)."
+  value       = { for db, password in random_password.extra : db => password.result }
+  sensitive   = true
+}

@@ -38,3 +38,14 @@ variable "secret_name" {
   description = "Name of the Kubernetes Secret holding the database URL (key url, read as MCC_DATABASE_URL)."
   default     = "mcc-database"
 }
+
+variable "extra_databases" {
+  type        = set(string)
+  description = "Databases created on first start besides the platform's, each owned by a login role of the same name with a generated password (e.g. orthanc for the archive's index): least privilege, no role shares a database. Must not name database_name."
+  default     = []
+
+  validation {
+    condition     = alltrue([for db in var.extra_databases : can(regex("^[a-z][a-z0-9_]{0,62}$", db))])
+    error_message = "extra_databases: each name must be a lower-case PostgreSQL identifier ([a-z][a-z0-9_]*, at most 63 characters)."
+  }
+}

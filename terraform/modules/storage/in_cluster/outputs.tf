@@ -12,3 +12,15 @@ output "secret_name" {
   description = "Kubernetes Secret holding the S3 settings and credentials."
   value       = kubernetes_secret_v1.storage.metadata[0].name
 }
+
+output "access_key_id" {
+  description = "S3 access key id of the platform's storage credentials (also in the Secret)."
+  value       = "mcc-admin"
+  sensitive   = true
+}
+
+output "secret_access_key" {
+  description = "S3 secret access key of the platform's storage credentials (also in the Secret)."
+  value       = random_password.root.result
+  sensitive   = true
+}
