@@ -95,12 +95,13 @@ class Origin:
     through; the others run in this process."""
 
     def __init__(self, web_dist: Path, viewer_dist: Path = ROOT / "web" / "ohif-dist", *,
-                 upstreams: dict[str, str] | None = None) -> None:
+                 upstreams: dict[str, str] | None = None, upstream_ca: str | None = None) -> None:
         self.web_dist = web_dist.resolve()
         self.viewer_dist = viewer_dist.resolve()
         self.viewer_csp = VIEWER_CSP.format(inline_scripts=_inline_script_hashes(self.viewer_dist / "index.html"))
         upstreams = upstreams or {}
-        apps = {name: Upstream(upstreams[name]) if name in upstreams else _function_app(name) for name in FUNCTIONS}
+        apps = {name: Upstream(upstreams[name], ca_file=upstream_ca) if name in upstreams else _function_app(name)
+                for name in FUNCTIONS}
         apps = {name: app if name in _UNCOMPRESSED_FUNCTIONS else GzipJson(app) for name, app in apps.items()}
         self.functions = [(prefix, apps[name]) for name, prefixes in FUNCTIONS.items() for prefix in prefixes]
 
@@ -308,7 +309,8 @@ def _problem(start_response: Callable, status: int, detail: str) -> Iterable[byt
 def create_app() -> Origin:
     """gunicorn entry point: `gunicorn 'mcc_local.origin:create_app()'`. MCC_AUTH_UPSTREAM: auth runs apart (local);
     MCC_FUNCTION_URL_TEMPLATE (e.g. `http://{name}.mcc.svc.cluster.local`): every function is its own service and
-    this origin only serves the static files and passes the rest through (the portal's Knative Service)."""
+    this origin only serves the static files and passes the rest through (the portal's Knative Service);
+    MCC_UPSTREAM_CA_FILE: the CA of https:// function services (Knative's cluster-local-domain-tls)."""
     template = os.environ.get("MCC_FUNCTION_URL_TEMPLATE")
     upstream = os.environ.get("MCC_AUTH_UPSTREAM")
     if template:
@@ -316,7 +318,8 @@ def create_app() -> Origin:
     else:
         upstreams = {"auth": upstream} if upstream else {}
     return Origin(Path(os.environ.get("MCC_WEB_DIST", ROOT / "web" / "dist")),
-                  Path(os.environ.get("MCC_VIEWER_DIST", ROOT / "web" / "ohif-dist")), upstreams=upstreams)
+                  Path(os.environ.get("MCC_VIEWER_DIST", ROOT / "web" / "ohif-dist")), upstreams=upstreams,
+                  upstream_ca=os.environ.get("MCC_UPSTREAM_CA_FILE"))
 
 
 class RedirectToHttps:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import quote, urlsplit
@@ -27,16 +28,21 @@ class Upstream:
     """WSGI app forwarding every request to `base_url` (http://127.0.0.1:port), one kept-alive connection per
     thread; an upstream that does not answer becomes 503 problem+json with Retry-After."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, *, ca_file: str | None = None) -> None:
+        """`ca_file`: the CA that signs the upstreams' certificates, for https:// upstreams (Knative's
+        cluster-local-domain-tls); plain http:// stays for loopback and for a cluster whose mesh encrypts."""
         parts = urlsplit(base_url)
         loopback = parts.hostname in ("127.0.0.1", "::1", "localhost") and parts.port
-        # On Knative the functions are cluster-local services (http://<name>.<namespace>.svc.cluster.local, port 80):
-        # never an address outside the cluster.
+        # On Knative the functions are cluster-local services (<name>.<namespace>.svc.cluster.local): never an
+        # address outside the cluster.
         cluster_local = bool(parts.hostname) and parts.hostname.endswith(".svc.cluster.local")
-        if parts.scheme != "http" or not (loopback or cluster_local) or parts.path not in ("", "/"):
+        if parts.scheme not in ("http", "https") or not (loopback or cluster_local) or parts.path not in ("", "/"):
             raise ValueError(f"upstream: {base_url!r} must be http://127.0.0.1:<port> (loopback) or "
-                             "http://<service>.<namespace>.svc.cluster.local (a cluster-local service)")
-        self.host, self.port = parts.hostname, parts.port or 80
+                             "http(s)://<service>.<namespace>.svc.cluster.local (a cluster-local service)")
+        if parts.scheme == "https" and not ca_file:
+            raise ValueError(f"upstream: {base_url!r} is https: give the CA file that signs its certificate")
+        self.host, self.port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+        self._tls = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
         self._local = threading.local()
 
     def _send(self, method: str, target: str, body: bytes | None, headers: dict) -> http.client.HTTPResponse:
@@ -49,7 +55,9 @@ class Upstream:
                 return conn.getresponse()
             except _STALE:
                 conn.close()
-        conn = self._local.conn = http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT_S)
+        conn = self._local.conn = (
+            http.client.HTTPSConnection(self.host, self.port, timeout=TIMEOUT_S, context=self._tls) if self._tls
+            else http.client.HTTPConnection(self.host, self.port, timeout=TIMEOUT_S))
         try:
             conn.request(method, target, body=body, headers=headers)
             return conn.getresponse()
@@ -97,7 +105,7 @@ def _stream(response: http.client.HTTPResponse) -> Iterator[bytes]:
 
 def _unavailable(start_response: Callable) -> Iterable[bytes]:
     body = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503,
-                       "detail": "The sign-in service is not answering; try again shortly."}).encode()
+                       "detail": "This service is not answering; try again shortly."}).encode()
     start_response("503 Service Unavailable", [("Content-Type", "application/problem+json"),
                                                 ("Content-Length", str(len(body))), ("Retry-After", "2")])
     return [body]

@@ -114,7 +114,7 @@ def test_an_upstream_that_does_not_answer_is_a_503_problem(http, upstream_port):
     assert r.json()["status"] == 503 and "127.0.0.1" not in r.text
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1:1", "http://10.0.0.1:80", "http://127.0.0.1"])
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1:1", "http://10.0.0.1:80", "http://127.0.0.1"])
 def test_only_a_loopback_http_upstream_is_accepted(url):
     with pytest.raises(ValueError, match="loopback"):
         Upstream(url)
@@ -125,7 +125,7 @@ def test_a_cluster_local_service_is_accepted_on_port_80():
     assert (upstream.host, upstream.port) == ("studies.mcc.svc.cluster.local", 80)
 
 
-@pytest.mark.parametrize("url", ["https://auth.mcc.svc.cluster.local", "http://auth.example.org",
+@pytest.mark.parametrize("url", ["http://auth.mcc.svc.cluster.local.example.org", "http://auth.example.org",
                                  "http://auth.mcc.svc.cluster.local/api", "http://svc.cluster.local.example.org"])
 def test_nothing_outside_the_cluster_is_an_upstream(url):
     with pytest.raises(ValueError, match="cluster-local"):
@@ -150,3 +150,22 @@ def test_the_cloud_portal_passes_every_function_to_its_service(monkeypatch, upst
         probe = client.get("/healthz")
         assert probe.status_code == 200 and probe.json == {"status": "ok"}
         assert client.get("/").status_code == 200  # the portal's own page, served here
+
+
+def test_an_https_upstream_is_verified_against_its_ca(tmp_path, http):
+    """Knative's cluster-local-domain-tls: the portal speaks HTTPS to the function services, trusting only the
+    cluster's CA (MCC_UPSTREAM_CA_FILE); an upstream whose certificate that CA did not sign is a 503, not a pass."""
+    from mcc_local.tls import ensure_self_signed_cert
+
+    cert, key = ensure_self_signed_cert(tmp_path / "upstream", [])
+    other_ca, _ = ensure_self_signed_cert(tmp_path / "other", [])
+    with pytest.raises(ValueError, match="CA file"):
+        Upstream("https://auth.mcc.svc.cluster.local")
+    with ThreadedWsgiServer(echo, name="tls-echo", poll_interval=0.05, ssl_context=(str(cert), str(key))) as backend:
+        url = f"https://127.0.0.1:{backend.port}"
+        with ThreadedWsgiServer(Upstream(url, ca_file=str(cert)), name="front", poll_interval=0.05) as front:
+            r = http.get(f"http://127.0.0.1:{front.port}/api/studies?x=1")
+            assert r.status_code == 201 and r.json()["path"] == "/api/studies" and r.json()["query"] == "x=1"
+        with ThreadedWsgiServer(Upstream(url, ca_file=str(other_ca)), name="front", poll_interval=0.05) as front:
+            r = http.get(f"http://127.0.0.1:{front.port}/api/studies")
+            assert r.status_code == 503 and r.json()["detail"] == "This service is not answering; try again shortly."
