@@ -12,7 +12,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 from urllib3.exceptions import HTTPError
 
-from model_builder.deploy.knative import send_loaded_token
+from model_builder.deploy.knative import api_message, send_loaded_token
 
 # Kinds without a namespace, and plural resource names that are not simply the lower-cased kind plus "s".
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
@@ -114,7 +114,7 @@ class Cluster:
             self._call("PATCH", f"{collection}/{name}", obj, "application/merge-patch+json")
             return "configured"
         except ApiException as e:
-            raise ApplyError(f"{obj['kind']}/{name}: the API server answered {e.status} {_message(e)}") from e
+            raise ApplyError(f"{obj['kind']}/{name}: the API server answered {e.status} {api_message(e)}") from e
         except (HTTPError, OSError) as e:
             raise ApplyError(f"{obj['kind']}/{name}: the Kubernetes API at {self.where} stopped answering ({e})") from e
 
@@ -125,10 +125,3 @@ class Cluster:
             outcome = self.apply(obj, namespace)
             lines.append(f"{obj['kind']}/{obj['metadata']['name']} {outcome}")
         return lines
-
-
-def _message(e: ApiException) -> str:
-    try:
-        return str(json.loads(e.body or "{}").get("message") or e.reason)
-    except (json.JSONDecodeError, AttributeError):
-        return str(e.reason)

@@ -19,8 +19,9 @@ import pydicom
 from PIL import Image
 from pydicom.encaps import generate_fragments
 from pydicom.pixels import apply_modality_lut, pixel_array
-from pydicom.uid import HTJ2K, JPEG2000, UID, HTJ2KLossless, HTJ2KLosslessRPCL, JPEG2000Lossless, MPEGTransferSyntaxes
+from pydicom.uid import HTJ2K, JPEG2000, UID, HTJ2KLossless, HTJ2KLosslessRPCL, JPEG2000Lossless
 
+from functions.common.dicom.syntaxes import VIDEO_TRANSFER_SYNTAXES
 from functions.common.platform.errors import NotFound
 
 # What the gateway decodes itself (Orthanc 1.10's DCMTK has no JPEG 2000 decoder).
@@ -39,9 +40,13 @@ def _frame(ds: pydicom.Dataset, number: int) -> np.ndarray:
     """Frame `number` (from 1) decoded, colour as RGB, planes interleaved."""
     if not 1 <= number <= frame_count(ds):
         raise NotFound("No such frame: frames count from 1, and an instance without pixel data has none.")
-    if ds.file_meta.TransferSyntaxUID in MPEGTransferSyntaxes:
+    if _is_video(ds):
         return _video_frame(ds, number)
     return pixel_array(ds, index=number - 1, as_rgb=True)
+
+
+def _is_video(ds: pydicom.Dataset) -> bool:
+    return ds.file_meta.TransferSyntaxUID in VIDEO_TRANSFER_SYNTAXES
 
 
 def _video_format(syntax: UID) -> str:
@@ -76,7 +81,7 @@ def render(ds: pydicom.Dataset, number: int, *, media_type: str, params: list[tu
     """Frame `number` as image/jpeg or image/png with the checked rendering parameters (rendering.py's form)."""
     given = dict(params)
     arr = _frame(ds, number)
-    if ds.file_meta.TransferSyntaxUID in MPEGTransferSyntaxes:
+    if _is_video(ds):
         pass  # FFmpeg gave display-ready 8-bit RGB (a 10-bit HEVC stream too)
     elif int(ds.get("SamplesPerPixel", 1) or 1) == 1:
         arr = _grey(ds, arr, given.get("window"))
@@ -148,4 +153,4 @@ def decoded_here(transfer_syntax: str | None) -> bool:
 
 def rendered_here(transfer_syntax: str | None) -> bool:
     """Rendered images and thumbnails made here: the syntaxes decoded here, and videos (Orthanc renders neither)."""
-    return decoded_here(transfer_syntax) or transfer_syntax in MPEGTransferSyntaxes
+    return decoded_here(transfer_syntax) or transfer_syntax in VIDEO_TRANSFER_SYNTAXES

@@ -44,7 +44,7 @@ from .knative_objects import (
 
 __all__ = ["ClusterConflict", "ClusterRefused", "ClusterUnavailable", "ImageUnavailable", "KnativeDeployer",
            "NoEarlierRevision",
-           "api_client", "send_loaded_token"]
+           "api_client", "api_message", "send_loaded_token"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +92,11 @@ def send_loaded_token(configuration: k8s.Configuration) -> k8s.Configuration:
     return configuration
 
 
-def _api_message(error: ApiException) -> str:
+def api_message(error: ApiException) -> str:
+    """What the API server said (its Status message), else the HTTP reason."""
     try:
-        return str(json.loads(error.body or "")["message"])
-    except (ValueError, KeyError, TypeError):
+        return str(json.loads(error.body or "{}").get("message") or error.reason)
+    except (ValueError, AttributeError):
         return str(error.reason)
 
 
@@ -241,7 +242,7 @@ class KnativeDeployer:
     def _refused(self, error: ApiException) -> DeployError:
         if error.status is not None and error.status >= 500:
             return ClusterUnavailable(self.api_url, f"HTTP {error.status} {error.reason}")
-        return ClusterRefused(int(error.status or 0), str(error.reason), _api_message(error))
+        return ClusterRefused(int(error.status or 0), str(error.reason), api_message(error))
 
     def _read(self, name: str, *, any_owner: bool = False) -> dict[str, Any]:
         """A model service this deployer manages; another Knative Service of the same name (a platform function
