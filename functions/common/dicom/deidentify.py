@@ -34,6 +34,7 @@ Burned-in annotation: the profile cannot clean pixels. `burned_in_flag` says "ye
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from enum import Enum
 
@@ -42,8 +43,9 @@ from pydicom.datadict import DicomDictionary, tag_for_keyword
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
 
-from functions.common.dicom import deid_table
+from functions.common.dicom import deid_table, part10
 from functions.common.dicom.originals import Originals, encode_element, is_implicit
 from functions.common.security.crypto import keyed_hash
 
@@ -193,6 +195,7 @@ class _Walk:
         values = [v.strip() for v in charset.split("\\")] if charset is not None else None
         self.charset = values[0] if values is not None and len(values) == 1 else values
         self.encodings = ds._character_set
+        self.source = part10.read_from(ds)
         self.taken: dict[int, bytes] = {}
 
     def clean(self, ds: Dataset, *, top: bool = False) -> bool:
@@ -225,7 +228,10 @@ class _Walk:
         return changed
 
     def _encoded(self, elem: DataElement | RawDataElement) -> bytes:
-        return encode_element(elem, implicit=self.implicit, encodings=self.encodings)
+        """The element as it came in (an original to seal), encoded by pydicom only when those bytes are not known."""
+        as_read = part10.as_read(elem, implicit=self.implicit, source=self.source)
+        return as_read if as_read is not None else encode_element(elem, implicit=self.implicit,
+                                                                   encodings=self.encodings)
 
     def _act(self, tag: int, raw: DataElement | RawDataElement, creators: dict, kept_blocks: set) -> Act:
         """What the profile and its options do to this element (private creators wait for their block)."""
@@ -291,22 +297,42 @@ class _Walk:
 
     def mark(self, ds: Dataset) -> list[int]:
         """Say what was done (the profile's own attributes); the tags the instance did not hold before."""
-        codes = Sequence()
-        for method, meaning in METHOD_CODES.items():
-            item = Dataset()
-            item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = method.value, "DCM", meaning
-            codes.append(item)
-        values = {PATIENT_IDENTITY_REMOVED: ("CS", "YES"), DEIDENTIFICATION_METHOD: ("LO", METHOD_TEXT),
-                  DEIDENTIFICATION_METHOD_CODES: ("SQ", codes), LONGITUDINAL_MODIFIED: ("CS", "MODIFIED")}
         added = []
-        for tag, (vr, value) in values.items():
+        for tag, elem in _marks(self.implicit, _encodings_key(self.encodings)).items():
             if tag in ds:
                 self.taken.setdefault(tag, encode_element(ds.get_item(tag), implicit=self.implicit,
                                                           encodings=self.encodings))
             else:
                 added.append(tag)
-            ds[tag] = DataElement(tag, vr, value)
+            ds[tag] = elem
         return added
+
+
+@functools.lru_cache(maxsize=16)
+def _marks(implicit: bool, encodings: tuple[str, ...] | None) -> dict[int, RawDataElement]:
+    """The profile's attributes, encoded once per encoding and put in every instance as read-only raw elements
+    (pydicom reads them back on access; the archive's copy is written from their bytes)."""
+    codes = Sequence()
+    for method, meaning in METHOD_CODES.items():
+        item = Dataset()
+        item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = method.value, "DCM", meaning
+        codes.append(item)
+    values = {PATIENT_IDENTITY_REMOVED: ("CS", "YES"), DEIDENTIFICATION_METHOD: ("LO", METHOD_TEXT),
+              DEIDENTIFICATION_METHOD_CODES: ("SQ", codes), LONGITUDINAL_MODIFIED: ("CS", "MODIFIED")}
+    marks = {}
+    for tag, (vr, value) in values.items():
+        encoded = encode_element(DataElement(tag, vr, value), implicit=implicit,
+                                 encodings=list(encodings) if encodings is not None else None)
+        head = 8 if implicit or vr not in EXPLICIT_VR_LENGTH_32 else 12
+        marks[tag] = RawDataElement(tag, None if implicit else vr, len(encoded) - head, encoded[head:], None,
+                                    implicit, True)
+    return marks
+
+
+def _encodings_key(encodings: str | list[str] | None) -> tuple[str, ...] | None:
+    if encodings is None:
+        return None
+    return (encodings,) if isinstance(encodings, str) else tuple(encodings)
 
 
 def _dictionary_vr(tag: int) -> str | None:

@@ -296,9 +296,8 @@ class Ingest:
                 modalities[o.study_uid].add(upload.header.modality)
             if BURNED_IN_RANK.get(upload.burned_in, 0) > BURNED_IN_RANK.get(burned_in.get(o.study_uid), 0):
                 burned_in[o.study_uid] = upload.burned_in
-        inserted = set(self.db.scalars(insert(Instance).values(values)
-                                       .on_conflict_do_nothing(index_elements=["sop_uid"])
-                                       .returning(Instance.id))) if values else set()
+        inserted = set(self.db.scalars(insert(Instance).on_conflict_do_nothing(index_elements=["sop_uid"])
+                                       .returning(Instance.id), values)) if values else set()
         for row, upload in zip(values, indexed, strict=True):
             if row["id"] in inserted:
                 per_series[row["series_pk"]] += 1

@@ -4,12 +4,12 @@ it), the patient it is of, its identifying originals, and the pseudonymised Part
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 from typing import Any
 
 from pydicom import Dataset
 
+from functions.common.dicom import part10
 from functions.common.dicom.deidentify import Deidentified, deidentify
 from functions.common.dicom.index import Study
 from functions.common.dicom.validation import FailureReason, InstanceRejected
@@ -58,17 +58,16 @@ def pseudonymised(ds: Dataset) -> tuple[Header, Deidentified, bytes]:
     """The index's view of the instance, what de-identification took out of it (its originals, to seal) and saw
     (burned-in text), and the de-identified Part 10 file the archive stores.
 
-    Elements are decoded only here, as they are read (parsing checked their structure): the others
-    reach the archive byte for byte. A value that cannot be decoded refuses the instance.
+    Elements are decoded only here, as they are read (parsing checked their structure): those the profile leaves
+    alone reach the archive byte for byte (`part10.write`). A value that cannot be decoded refuses the instance.
     """
     try:
         header = Header.of(ds)
         taken = deidentify(ds, patient_key=header.patient_id_hash)
-        buf = io.BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
+        data = part10.write(ds, changed={*taken.originals.elements, *taken.originals.added})
     except Exception as e:  # noqa: BLE001 - pydicom raises many types on malformed values; all mean the same
         raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"an attribute cannot be decoded: {e}") from e
-    return header, taken, buf.getvalue()
+    return header, taken, data
 
 
 def _date(value: Any) -> dt.date | None:
