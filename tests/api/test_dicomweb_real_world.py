@@ -26,6 +26,7 @@ from tests.support.real_world import (
     decoded_pixels,
     decoded_video,
     htj2k,
+    in_other_vr_form,
     jpeg_lossless,
     part10,
     sample,
@@ -102,6 +103,18 @@ def test_a_big_endian_or_deflated_sample_comes_back_little_endian_with_its_pixel
     original, retrieved = _round_trip(doctor.client, with_fresh_uids(sample(name)))
     assert retrieved.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
     assert np.array_equal(decoded_pixels(retrieved), decoded_pixels(original))
+    assert same_attributes(original, retrieved, skip=frozenset({PIXEL_DATA})) == []
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_jpeg_dcmtk.dcm", "MR_small_implicit.dcm"])
+def test_a_file_in_the_other_vr_form_than_its_syntax_says_is_stored_as_it_says(doctor, name):
+    original = with_fresh_uids(sample(name))
+    stored = _stored(doctor.client, in_other_vr_form(original))
+    _found(doctor.client, stored)
+    retrieved = _retrieved(doctor.client, stored)
+    assert retrieved.file_meta.TransferSyntaxUID == original.file_meta.TransferSyntaxUID
+    assert retrieved.get_item("SOPInstanceUID").is_implicit_VR is original.file_meta.TransferSyntaxUID.is_implicit_VR
+    assert retrieved.PixelData == original.PixelData
     assert same_attributes(original, retrieved, skip=frozenset({PIXEL_DATA})) == []
 
 

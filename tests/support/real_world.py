@@ -17,6 +17,8 @@ import numpy as np
 import pydicom
 from pydicom import Dataset
 from pydicom.encaps import encapsulate, generate_fragments, generate_frames
+from pydicom.filebase import DicomBytesIO
+from pydicom.filewriter import write_dataset, write_file_meta_info
 from pydicom.uid import (
     HEVCM10P51,
     HEVCMP51,
@@ -108,6 +110,19 @@ def part10(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def in_other_vr_form(ds: Dataset) -> bytes:
+    """Part 10 bytes as a writer that ignores its own transfer syntax makes them (pydicom's SC_rgb_jpeg.dcm is one):
+    the file meta information right, the data set in the other VR form (implicit VR under an explicit VR syntax, or
+    the other way round)."""
+    meta = DicomBytesIO()
+    meta.is_little_endian, meta.is_implicit_VR = True, False
+    write_file_meta_info(meta, ds.file_meta)
+    body = DicomBytesIO()
+    body.is_little_endian, body.is_implicit_VR = True, not ds.file_meta.TransferSyntaxUID.is_implicit_VR
+    write_dataset(body, ds)
+    return bytes(128) + b"DICM" + meta.getvalue() + body.getvalue()
 
 
 # --------------------------------------------------------------------------------------------------- HTJ2K

@@ -2,6 +2,7 @@
 
 import copy
 import struct
+from io import BytesIO
 
 import pydicom
 import pytest
@@ -13,6 +14,7 @@ from pydicom.uid import (
     MPEG2MPML,
     MPEG4HP41,
     CTImageStorage,
+    ExplicitVRLittleEndian,
     HTJ2KLosslessRPCL,
     ImplicitVRLittleEndian,
     JPEGLSLossless,
@@ -31,7 +33,7 @@ from functions.common.dicom.validation import (
     parse_part10,
 )
 from tests.support.crafted_dicom import CRAFTED_DATASETS, not_dicom_file, palette_slice, rle_slice, truncated_file
-from tests.support.real_world import part10, video_instance, video_of
+from tests.support.real_world import in_other_vr_form, part10, video_instance, video_of
 
 OUT_OF_RESOURCES = FailureReason.OUT_OF_RESOURCES
 DOES_NOT_MATCH = FailureReason.DATA_SET_DOES_NOT_MATCH_SOP_CLASS
@@ -69,6 +71,7 @@ ACCEPTED_SAMPLES = [
     "JPEG2000.dcm",
     "JPGExtended.dcm",
     "SC_rgb_jpeg_dcmtk.dcm",
+    "SC_rgb_jpeg.dcm",  # implicit VR elements under a JPEG baseline (explicit VR) syntax: rewritten as declared
     "SC_rgb_rle_2frame.dcm",  # encapsulated, 2 frames, Basic Offset Table
     "SC_rgb_small_odd.dcm",  # 27 bytes of pixels plus the one pad byte
     "SC_ybr_full_422_uncompressed.dcm",  # 2/3 of Rows×Columns×3
@@ -149,6 +152,25 @@ def test_parsed_instance_keeps_its_values_and_pixels(ct_slice):
     ds = parse_part10(to_bytes(ct_slice))
     assert ds.SOPInstanceUID == ct_slice.SOPInstanceUID
     assert (ds.pixel_array == ct_slice.pixel_array).all()
+
+
+@hostile_input
+@pytest.mark.parametrize("syntax", [ExplicitVRLittleEndian, ImplicitVRLittleEndian], ids=["explicit", "implicit"])
+def test_a_data_set_in_the_other_vr_form_is_rewritten_as_its_syntax_says(ct_slice, syntax):
+    ct_slice.file_meta.TransferSyntaxUID = syntax
+    data = in_other_vr_form(ct_slice)
+    as_written = pydicom.dcmread(BytesIO(data))
+    assert as_written.get_item("SOPInstanceUID").is_implicit_VR is not syntax.is_implicit_VR
+    ds = parse_part10(data)
+    check_instance(ds)
+    stored = to_bytes(ds)
+    again = pydicom.dcmread(BytesIO(stored))
+    assert again.file_meta.TransferSyntaxUID == syntax
+    assert again.original_encoding == (syntax.is_implicit_VR, True)
+    for elem in ct_slice:  # every value, with its dictionary VR
+        assert again[elem.tag].value == elem.value, elem.keyword
+        assert again[elem.tag].VR == elem.VR, elem.keyword
+    assert (again.pixel_array == ct_slice.pixel_array).all()
 
 
 def test_checking_changes_nothing(ct_slice):

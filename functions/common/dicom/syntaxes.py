@@ -1,7 +1,8 @@
 """Transfer syntaxes: the media type each stored one's frames travel in (`FRAME_MEDIA_TYPES`), the video ones
 (`VIDEO_TRANSFER_SYNTAXES`), and those accepted at ingest but never stored: Deflated Explicit VR Little Endian is
 inflated within the zip archives' caps, Explicit VR Big Endian is byte-swapped; both become Explicit VR Little
-Endian Part 10 bytes, which `validation.parse_part10` then reads and checks like any other upload."""
+Endian Part 10 bytes (and a data set written in the other VR form than its transfer syntax says is rewritten in the
+declared one), which `validation.parse_part10` then reads and checks like any other upload."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import zlib
 from collections.abc import Iterator
 
 from pydicom import Dataset
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset, write_file_meta_info
@@ -147,6 +149,27 @@ def little_endian_part10(ds: Dataset) -> bytes:
     return _preamble(ds.preamble or bytes(128)) + _meta_bytes(ds.file_meta) + buffer.getvalue()
 
 
+def read_in_other_vr_form(ds: Dataset) -> bool:
+    """Whether the data set's elements were written with implicit VR under an explicit VR transfer syntax, or the
+    other way round (pydicom reads such a file in the form it finds, warning; writers of that kind exist)."""
+    implicit = ds.file_meta.TransferSyntaxUID.is_implicit_VR
+    raw = next((e for e in (ds.get_item(t) for t in ds.keys()) if isinstance(e, RawDataElement)), None)
+    return raw is not None and raw.is_implicit_VR is not implicit
+
+
+def declared_vr_part10(ds: Dataset) -> bytes:
+    """A data set read in the other VR form than its transfer syntax says, written in the declared one: the VRs come
+    from the data dictionary (UN for private and unknown attributes) as pydicom's `save_as` does when it converts;
+    values unchanged."""
+    implicit = ds.file_meta.TransferSyntaxUID.is_implicit_VR
+    ds.set_original_encoding(not implicit, True, ds._character_set)  # the form it was read in
+    buffer = DicomBytesIO()
+    buffer.is_little_endian, buffer.is_implicit_VR = True, implicit
+    write_dataset(buffer, ds)  # a form other than the original: every element converted, ambiguous VRs resolved
+    return _preamble(ds.preamble or bytes(128)) + _meta_bytes(ds.file_meta, ds.file_meta.TransferSyntaxUID) \
+        + buffer.getvalue()
+
+
 def _binary_elements(ds: Dataset) -> Iterator:
     """Every element of the data set and its sequences (decoded from big endian) whose value is swapped here."""
     for tag in list(ds.keys()):
@@ -175,10 +198,10 @@ def _preamble(data: bytes) -> bytes:
     return data[:128] + b"DICM"
 
 
-def _meta_bytes(meta: FileMetaDataset) -> bytes:
-    """The file meta information with Explicit VR Little Endian as its transfer syntax, group length recomputed."""
+def _meta_bytes(meta: FileMetaDataset, syntax: str = ExplicitVRLittleEndian) -> bytes:
+    """The file meta information with `syntax` as its transfer syntax, group length recomputed."""
     meta = FileMetaDataset(meta)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.TransferSyntaxUID = syntax
     buffer = DicomBytesIO()
     buffer.is_little_endian, buffer.is_implicit_VR = True, False
     write_file_meta_info(buffer, meta, enforce_standard=False)

@@ -9,6 +9,7 @@ Here: reading a Part 10 file, UIDs, SOP class and transfer syntax; the pixel mod
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -41,7 +42,13 @@ from pydicom.uid import (
 
 from functions.common.dicom.pixels import check_pixels
 from functions.common.dicom.refusal import FailureReason, InstanceRejected, attribute_value, mismatch
-from functions.common.dicom.syntaxes import VIDEO_TRANSFER_SYNTAXES, inflated_part10, little_endian_part10
+from functions.common.dicom.syntaxes import (
+    VIDEO_TRANSFER_SYNTAXES,
+    declared_vr_part10,
+    inflated_part10,
+    little_endian_part10,
+    read_in_other_vr_form,
+)
 from functions.common.platform.config import get_settings
 
 __all__ = [
@@ -97,7 +104,8 @@ _UNDEFINED_LENGTH = 0xFFFFFFFF
 
 def parse_part10(data: bytes, *, max_inflated_bytes: int | None = None) -> Dataset:
     """Read a DICOM Part 10 file, refusing non-DICOM and truncated input before it costs anything; a deflated or
-    big endian one comes back as Explicit VR Little Endian, the form it is checked and stored in.
+    big endian one comes back as Explicit VR Little Endian, the form it is checked and stored in; one whose elements
+    are written in the other VR form than its transfer syntax says (implicit under explicit) in the declared form.
 
     `max_inflated_bytes` caps a deflated data set's inflated size (default: the platform's instance size cap).
     """
@@ -127,6 +135,8 @@ def parse_part10(data: bytes, *, max_inflated_bytes: int | None = None) -> Datas
     ds = _read(data)
     if not transfer_syntax.is_little_endian:
         ds = _read(_converted(ds))
+    elif read_in_other_vr_form(ds):
+        ds = _read(_converted(ds, declared_vr_part10, "written in the VR form its TransferSyntaxUID says"))
     return ds
 
 
@@ -142,15 +152,16 @@ def _read(data: bytes) -> Dataset:
     return ds
 
 
-def _converted(ds: Dataset) -> bytes:
-    """A big endian instance in little endian; a value pydicom cannot decode refuses it."""
+def _converted(ds: Dataset, convert: Callable[[Dataset], bytes] = little_endian_part10,
+               into: str = "converted from big endian to little endian") -> bytes:
+    """The instance rewritten in the form it is stored in (by default a big endian one in little endian); a value
+    pydicom cannot decode refuses it."""
     try:
-        return little_endian_part10(ds)
+        return convert(ds)
     except InstanceRejected:
         raise
     except Exception as e:  # noqa: BLE001 - pydicom raises many types on malformed values; all mean the same
-        raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"the big endian data set cannot be converted to "
-                               f"little endian: {e}") from e
+        raise InstanceRejected(FailureReason.CANNOT_UNDERSTAND, f"the data set cannot be {into}: {e}") from e
 
 
 def _max_instance_bytes() -> int:
