@@ -300,8 +300,7 @@ class _Walk:
         added = []
         for tag, elem in _marks(self.implicit, _encodings_key(self.encodings)).items():
             if tag in ds:
-                self.taken.setdefault(tag, encode_element(ds.get_item(tag), implicit=self.implicit,
-                                                          encodings=self.encodings))
+                self.taken.setdefault(tag, self._encoded(ds.get_item(tag)))
             else:
                 added.append(tag)
             ds[tag] = elem

@@ -46,12 +46,9 @@ def write(ds: Dataset, *, changed: Collection[int]) -> bytes:
         if tag & 0xFFFF == 0 and tag >> 16 > 6:
             continue  # group lengths: dcmwrite leaves them out
         elem = ds._dict[tag]
-        if isinstance(elem, RawDataElement):
-            encoded = _raw(elem, implicit)
-        elif tag not in changed and source is not None and elem.file_tell is not None:
-            encoded = _as_read(source, elem, implicit)
-        else:
-            encoded = None
+        # A raw element cannot have changed in place; a decoded one listed as changed is encoded anew.
+        encoded = _read_parts(elem, implicit, source) if tag not in changed or isinstance(elem, RawDataElement) \
+            else None
         if encoded is None:
             encoded = [_pydicom(elem, implicit, charset, syntax.is_compressed)]
         out.extend(encoded)
@@ -61,13 +58,16 @@ def write(ds: Dataset, *, changed: Collection[int]) -> bytes:
 def as_read(elem: DataElement | RawDataElement, *, implicit: bool, source: memoryview | None) -> bytes | None:
     """One element as it came in (raw, or decoded from `source` and not changed since); None when that is not known
     (pydicom has to encode it)."""
-    if isinstance(elem, RawDataElement):
-        parts = _raw(elem, implicit)
-    elif source is not None and elem.file_tell is not None:
-        parts = _as_read(source, elem, implicit)
-    else:
-        parts = None
+    parts = _read_parts(elem, implicit, source)
     return b"".join(parts) if parts is not None else None
+
+
+def _read_parts(elem: DataElement | RawDataElement, implicit: bool, source: memoryview | None) -> Encoded | None:
+    if isinstance(elem, RawDataElement):
+        return _raw(elem, implicit)
+    if source is not None and elem.file_tell is not None:
+        return _as_read(source, elem, implicit)
+    return None
 
 
 def _raw(elem: RawDataElement, implicit: bool) -> Encoded | None:

@@ -134,7 +134,7 @@ def parse_part10(data: bytes, *, max_inflated_bytes: int | None = None) -> Datas
         data = inflated_part10(data, meta, buffer.tell(), max_bytes=max_inflated_bytes or _max_instance_bytes())
     ds = _read(data)
     if not transfer_syntax.is_little_endian:
-        ds = _read(_converted(ds))
+        ds = _read(_converted(ds, little_endian_part10, "converted from big endian to little endian"))
     elif read_in_other_vr_form(ds):
         ds = _read(_converted(ds, declared_vr_part10, "written in the VR form its TransferSyntaxUID says"))
     return ds
@@ -152,10 +152,9 @@ def _read(data: bytes) -> Dataset:
     return ds
 
 
-def _converted(ds: Dataset, convert: Callable[[Dataset], bytes] = little_endian_part10,
-               into: str = "converted from big endian to little endian") -> bytes:
-    """The instance rewritten in the form it is stored in (by default a big endian one in little endian); a value
-    pydicom cannot decode refuses it."""
+def _converted(ds: Dataset, convert: Callable[[Dataset], bytes], into: str) -> bytes:
+    """The instance rewritten by `convert` in the form it is checked and stored in; a value pydicom cannot decode
+    refuses it, saying it cannot be `into`."""
     try:
         return convert(ds)
     except InstanceRejected:
